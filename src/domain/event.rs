@@ -1,0 +1,302 @@
+//! Event payload parsing and normalization (SPEC §3.1).
+//!
+//! Input is the Sentry event format (as sent by the official SDKs) or Mesher's own
+//! subset of it. [`normalize_with`] turns one JSON value into a [`NormalizedEvent`] or an
+//! [`EventError`] naming the offending field as a path such as `tags.region` or
+//! `exception.values[0].stacktrace.frames[2].lineno`. It never panics.
+//!
+//! Limits (checked, an error names the field; see the `MAX_*` constants):
+//! - `message`: 1..=8192 chars when given explicitly. A message *derived* from
+//!   `logentry` or the exception is truncated to 8192 chars instead of failing.
+//! - tags: at most 100; keys and values 1..=200 chars.
+//! - `fingerprint`: at most 50 entries of at most 1000 chars each.
+//! - `platform` ≤ 64 chars; `release`, `environment`, `server_name`, `logger` ≤ 200
+//!   (Sentry's release limit, and short enough to be shown as tags); `transaction`
+//!   ≤ 1000 (unparameterised URLs can be long).
+//! - a batch holds at most 1000 events.
+//!
+//! Nested interface content (exception values, frames, breadcrumbs, contexts, user,
+//! extra) is type-checked but not length-limited: its size is bounded by the
+//! ingestion body limit, and rejecting a real SDK event for, say, a long C++ symbol
+//! would lose it (SDKs drop events on any 4xx).
+//!
+//! `null` is treated as "absent" for every typed field, and an empty string as absent
+//! for the optional top-level strings. Unknown top-level fields — including Sentry
+//! fields Mesher does not type, such as `threads`, `request`, `sdk`, `modules`,
+//! `logentry` — are moved into `extra` under their own name; when the client's
+//! `extra` already has that name, under `_event.<name>` (then `_event.<name>.2`,
+//! `.3`, ...: the first free one), so nothing is dropped or overwritten. A `message`
+//! sent as an object is kept in `extra` the same way, under `message`.
+
+mod fields;
+mod interfaces;
+mod message;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::level::Level;
+
+pub use interfaces::{Breadcrumb, Exception, Frame, Stacktrace};
+
+/// Maximum length, in characters, of an event message.
+pub const MAX_MESSAGE_CHARS: usize = 8192;
+/// Maximum number of events in one batch (JSON array body).
+pub const MAX_BATCH_EVENTS: usize = 1000;
+/// Maximum number of tags on one event.
+pub const MAX_TAGS: usize = 100;
+/// Maximum length, in characters, of a tag key.
+pub const MAX_TAG_KEY_CHARS: usize = 200;
+/// Maximum length, in characters, of a tag value.
+pub const MAX_TAG_VALUE_CHARS: usize = 200;
+/// Maximum number of entries in an explicit fingerprint.
+pub const MAX_FINGERPRINT_ENTRIES: usize = 50;
+/// Maximum length, in characters, of one fingerprint entry.
+pub const MAX_FINGERPRINT_ENTRY_CHARS: usize = 1000;
+/// Maximum length, in characters, of `platform`.
+pub const MAX_PLATFORM_CHARS: usize = 64;
+/// Maximum length, in characters, of `release`, `environment`, `server_name`, `logger`.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Maximum length, in characters, of `transaction`.
+pub const MAX_TRANSACTION_CHARS: usize = 1000;
+
+/// A validated event, ready for grouping and storage.
+///
+/// `Deserialize` exists to read stored events back; untrusted input must go through
+/// [`normalize`] / [`normalize_with`], which enforce the limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizedEvent {
+    /// The client's own event id, if it sent one (Mesher assigns its own id too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<Uuid>,
+    /// When the event happened, per the client (microsecond precision).
+    pub timestamp: DateTime<Utc>,
+    /// Severity.
+    pub level: Level,
+    /// Human-readable message, 1..=8192 chars.
+    pub message: String,
+    /// SDK platform, e.g. `python`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Release (version) of the application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// Deployment environment, e.g. `production`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Host that reported the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Route or task the event happened in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<String>,
+    /// Logger name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger: Option<String>,
+    /// Explicit grouping fingerprint (never empty when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Vec<String>>,
+    /// Exceptions in Sentry order: innermost (cause) first, the raised one last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<Vec<Exception>>,
+    /// Breadcrumbs, oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breadcrumbs: Option<Vec<Breadcrumb>>,
+    /// User interface: `id`, `email`, `username`, `ip_address` and free fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Map<String, Value>>,
+    /// Contexts: an object of objects (`os`, `runtime`, `trace`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contexts: Option<Map<String, Value>>,
+    /// Flat string tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The client's `extra` plus every top-level field Mesher does not type.
+    #[serde(default)]
+    pub extra: Map<String, Value>,
+}
+
+/// Why an event was rejected; serializes as the `error` object of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct EventError {
+    /// Machine-readable code, one of the `EventError::*` constants.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Path of the offending field, e.g. `exception.values[0].type`.
+    pub field: Option<String>,
+}
+
+impl EventError {
+    /// The body is not valid JSON.
+    pub const INVALID_JSON: &'static str = "invalid_json";
+    /// The JSON is not an event (not an object).
+    pub const INVALID_EVENT: &'static str = "invalid_event";
+    /// A required field is absent.
+    pub const MISSING_FIELD: &'static str = "missing_field";
+    /// A field has the wrong type, format or size.
+    pub const INVALID_FIELD: &'static str = "invalid_field";
+    /// A batch holds more than [`MAX_BATCH_EVENTS`] events.
+    pub const TOO_MANY_EVENTS: &'static str = "too_many_events";
+
+    fn missing(field: &str) -> Self {
+        EventError {
+            code: Self::MISSING_FIELD,
+            message: format!("`{field}` is required"),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    fn invalid(field: &str, problem: &str) -> Self {
+        EventError {
+            code: Self::INVALID_FIELD,
+            message: format!("`{field}` {problem}"),
+            field: Some(field.to_owned()),
+        }
+    }
+}
+
+/// How lenient [`normalize_with`] is. `Default` is Mesher's strict contract.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NormalizeOptions {
+    /// Level used when `level` is absent, `null` or not a recognised level.
+    /// `None`: the level is required and must be valid.
+    pub default_level: Option<Level>,
+    /// Timestamp used when `timestamp` is absent or `null`. `None`: required.
+    pub default_timestamp: Option<DateTime<Utc>>,
+}
+
+impl NormalizeOptions {
+    /// Sentry's behaviour for its store/envelope endpoints: a missing or unknown
+    /// level is `error`, a missing timestamp is the receive time. SDKs drop an event
+    /// on any 4xx, so rejecting what Sentry accepts would lose it.
+    pub fn sentry(received_at: DateTime<Utc>) -> Self {
+        NormalizeOptions {
+            default_level: Some(Level::Error),
+            default_timestamp: Some(received_at),
+        }
+    }
+}
+
+/// Parses one event from a JSON body with the strict options.
+pub fn parse_event(bytes: &[u8]) -> Result<NormalizedEvent, EventError> {
+    normalize(parse_json(bytes)?)
+}
+
+/// Parses a body holding one event object or an array of at most
+/// [`MAX_BATCH_EVENTS`] events, normalizing each item independently (strict options).
+///
+/// The outer error is for the body as a whole (invalid JSON, too many events); the
+/// inner results are per item, in order. An empty array gives an empty vector. Use
+/// [`body_is_array`] to tell which response shape the client expects.
+pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Result<NormalizedEvent, EventError>>, EventError> {
+    match parse_json(bytes)? {
+        Value::Array(items) if items.len() > MAX_BATCH_EVENTS => Err(EventError {
+            code: EventError::TOO_MANY_EVENTS,
+            message: format!(
+                "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
+                items.len()
+            ),
+            field: None,
+        }),
+        Value::Array(items) => Ok(items.into_iter().map(normalize).collect()),
+        single => Ok(vec![normalize(single)]),
+    }
+}
+
+/// Whether a JSON body is an array (a batch) rather than a single event.
+pub fn body_is_array(bytes: &[u8]) -> bool {
+    strip_bom(bytes).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
+/// Normalizes one event with the strict options (level and timestamp required).
+pub fn normalize(value: Value) -> Result<NormalizedEvent, EventError> {
+    normalize_with(value, &NormalizeOptions::default())
+}
+
+/// Normalizes one event; see the module documentation for the rules.
+pub fn normalize_with(
+    value: Value,
+    opts: &NormalizeOptions,
+) -> Result<NormalizedEvent, EventError> {
+    let Value::Object(mut obj) = value else {
+        return Err(EventError {
+            code: EventError::INVALID_EVENT,
+            message: "an event must be a JSON object".to_owned(),
+            field: None,
+        });
+    };
+    let event_id = fields::event_id(obj.remove("event_id"))?;
+    let timestamp = match obj.remove("timestamp") {
+        None | Some(Value::Null) => opts
+            .default_timestamp
+            .ok_or_else(|| EventError::missing("timestamp"))?,
+        Some(v) => fields::timestamp(&v, "timestamp")?,
+    };
+    let level = fields::level(obj.remove("level"), opts.default_level)?;
+    let mut text = |key: &str, max| fields::opt_string(obj.remove(key), key, max);
+    let platform = text("platform", MAX_PLATFORM_CHARS)?;
+    let release = text("release", MAX_NAME_CHARS)?;
+    let environment = text("environment", MAX_NAME_CHARS)?;
+    let server_name = text("server_name", MAX_NAME_CHARS)?;
+    let logger = text("logger", MAX_NAME_CHARS)?;
+    let transaction = text("transaction", MAX_TRANSACTION_CHARS)?;
+    let fingerprint = fields::fingerprint(obj.remove("fingerprint"))?;
+    let exception = interfaces::exceptions(obj.remove("exception"))?;
+    let breadcrumbs = interfaces::breadcrumbs(obj.remove("breadcrumbs"))?;
+    let user = fields::object(obj.remove("user"), "user")?;
+    let contexts = fields::contexts(obj.remove("contexts"))?;
+    let tags = fields::tags(obj.remove("tags"))?;
+    let mut extra = fields::object(obj.remove("extra"), "extra")?.unwrap_or_default();
+    // `logentry` stays in `obj` so that it also lands in `extra` below.
+    let (message, message_object) = message::resolve(
+        obj.remove("message"),
+        obj.get("logentry"),
+        exception.as_deref(),
+    )?;
+    if let Some(raw) = message_object {
+        fields::insert_unique(&mut extra, "message".to_owned(), raw);
+    }
+    for (key, value) in obj {
+        fields::insert_unique(&mut extra, key, value);
+    }
+    Ok(NormalizedEvent {
+        event_id,
+        timestamp,
+        level,
+        message,
+        platform,
+        release,
+        environment,
+        server_name,
+        transaction,
+        logger,
+        fingerprint,
+        exception,
+        breadcrumbs,
+        user,
+        contexts,
+        tags,
+        extra,
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, EventError> {
+    serde_json::from_slice(strip_bom(bytes)).map_err(|e| EventError {
+        code: EventError::INVALID_JSON,
+        message: format!("invalid JSON: {e}"),
+        field: None,
+    })
+}
+
+/// Some clients (PowerShell, .NET) prefix UTF-8 bodies with a byte-order mark.
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
