@@ -1,0 +1,3 @@
+DROP TABLE alert_rules;
+DROP TABLE api_keys;
+DROP TABLE projects;

@@ -1,0 +1,307 @@
+//! Typed, layered, validated settings.
+//!
+//! Layers, later wins: the built-in `config/default.toml` (compiled in, so the binary runs
+//! from any directory) → `<dir>/default.toml` → `<dir>/<MESHER_ENV>.toml` → `MESHER__…`
+//! environment variables (`__` between section and key) → `DATABASE_URL` when
+//! `MESHER__DATABASE__URL` is absent. `<dir>` is `MESHER_CONFIG_DIR`, else `./config`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Why settings could not be loaded: always names the offending key when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// All of Mesher's settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub writer: WriterSettings,
+    pub partitions: PartitionSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Full connection URL; may hold a password, so it never prints.
+    pub url: SecretString,
+    pub pool_size: u32,
+    pub statement_timeout_ms: u64,
+    pub connect_timeout_secs: u64,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub bind: String,
+    pub public_url: String,
+    pub secure_cookies: bool,
+    pub body_limit: usize,
+    pub event_limit: usize,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WriterSettings {
+    pub buffer_capacity: usize,
+    pub batch_size: usize,
+    pub flush_interval_ms: u64,
+    pub max_retries: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PartitionSettings {
+    pub days_ahead: u32,
+    pub retention_days: u32,
+    pub check_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub allow_registration: bool,
+    pub session_idle_timeout_secs: u64,
+    pub session_absolute_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    /// Loads the layers for the environment named by `MESHER_ENV` (default `development`).
+    pub fn load() -> Result<Self, ConfigError> {
+        let env_name = std::env::var("MESHER_ENV").unwrap_or_else(|_| "development".into());
+        let dir = std::env::var_os("MESHER_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        Self::load_from(&dir, &env_name, true)
+    }
+
+    /// Loads the file layers of `dir` for `env_name`; process environment variables are
+    /// applied only when `with_env` (tests leave them out to stay hermetic).
+    pub fn load_from(
+        dir: &std::path::Path,
+        env_name: &str,
+        with_env: bool,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(BUILTIN_DEFAULTS, FileFormat::Toml))
+            .add_source(File::from(dir.join("default.toml")).required(false))
+            .add_source(File::from(dir.join(format!("{env_name}.toml"))).required(false));
+        if with_env {
+            builder = builder.add_source(
+                Environment::with_prefix("MESHER")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+            if std::env::var_os("MESHER__DATABASE__URL").is_none()
+                && let Ok(url) = std::env::var("DATABASE_URL")
+            {
+                builder = builder.set_override("database.url", url)?;
+            }
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot; the error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+            ConfigError::Invalid {
+                key,
+                message: message.into(),
+            }
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "database.url",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        self.bind_addr()?;
+        let public = &self.http.public_url;
+        if !(public.starts_with("http://") || public.starts_with("https://")) {
+            return Err(invalid(
+                "http.public_url",
+                format!("{public:?} must start with http:// or https://"),
+            ));
+        }
+        if self.http.event_limit == 0 || self.http.event_limit > self.http.body_limit {
+            return Err(invalid(
+                "http.event_limit",
+                "must be between 1 and http.body_limit",
+            ));
+        }
+        let w = &self.writer;
+        if w.batch_size == 0 || w.batch_size > 5000 {
+            return Err(invalid("writer.batch_size", "must be between 1 and 5000"));
+        }
+        if w.buffer_capacity < w.batch_size {
+            return Err(invalid(
+                "writer.buffer_capacity",
+                "must be at least writer.batch_size",
+            ));
+        }
+        if w.flush_interval_ms == 0 {
+            return Err(invalid("writer.flush_interval_ms", "must be at least 1"));
+        }
+        if self.partitions.retention_days == 0 {
+            return Err(invalid("partitions.retention_days", "must be at least 1"));
+        }
+        if self.partitions.check_interval_secs == 0 {
+            return Err(invalid(
+                "partitions.check_interval_secs",
+                "must be at least 1",
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                format!("{:?} is not a valid level or filter", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `http.bind` as a socket address.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.http.bind.parse().map_err(|_| ConfigError::Invalid {
+            key: "http.bind",
+            message: format!(
+                "{:?} is not a socket address (expected host:port, e.g. 127.0.0.1:8080)",
+                self.http.bind
+            ),
+        })
+    }
+
+    /// `http.public_url` without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        self.http.public_url.trim_end_matches('/')
+    }
+
+    /// The Sentry DSN of a project key: `<scheme>://<key>@<host[:port][/path]>/<number>`.
+    pub fn dsn(&self, key: &str, project_number: i32) -> String {
+        let url = self.public_url();
+        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+        format!("{scheme}://{key}@{rest}/{project_number}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Settings {
+        Settings::load_from(std::path::Path::new("/nonexistent"), "none", false).unwrap()
+    }
+
+    #[test]
+    fn built_in_defaults_are_valid() {
+        let s = defaults();
+        assert_eq!(s.http.bind, "127.0.0.1:8080");
+        assert_eq!(s.writer.buffer_capacity, 10_000);
+        assert_eq!(s.partitions.days_ahead, 7);
+        assert_eq!(s.partitions.retention_days, 90);
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn dsn_puts_the_key_before_the_host() {
+        let mut s = defaults();
+        s.http.public_url = "https://errors.example.com/".into();
+        assert_eq!(
+            s.dsn("mshr_abc", 7),
+            "https://mshr_abc@errors.example.com/7"
+        );
+    }
+
+    #[test]
+    fn bad_bind_names_the_key() {
+        let mut s = defaults();
+        s.http.bind = "not-an-address".into();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("http.bind"), "{err}");
+    }
+
+    #[test]
+    fn database_url_never_prints() {
+        let mut s = defaults();
+        s.database.url = SecretString::from("postgres://u:hunter2@h/db");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn each_rule_names_its_key() {
+        type Mutation = Box<dyn Fn(&mut Settings)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "database.url",
+                Box::new(|s| s.database.url = SecretString::from("mysql://x")),
+            ),
+            ("database.pool_size", Box::new(|s| s.database.pool_size = 0)),
+            (
+                "http.public_url",
+                Box::new(|s| s.http.public_url = "example.com".into()),
+            ),
+            ("writer.batch_size", Box::new(|s| s.writer.batch_size = 0)),
+            (
+                "writer.buffer_capacity",
+                Box::new(|s| s.writer.buffer_capacity = 1),
+            ),
+            (
+                "partitions.retention_days",
+                Box::new(|s| s.partitions.retention_days = 0),
+            ),
+            ("log.level", Box::new(|s| s.log.level = "[[".into())),
+        ];
+        for (key, mutate) in cases {
+            let mut s = defaults();
+            mutate(&mut s);
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn wrong_type_in_file_names_the_key() {
+        let dir = std::env::temp_dir().join(format!("mesher-cfg-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("bad.toml"), "[writer]\nbatch_size = \"lots\"\n").unwrap();
+        let err = Settings::load_from(&dir, "bad", false)
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(err.contains("batch_size"), "{err}");
+    }
+}

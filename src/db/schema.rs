@@ -1,0 +1,163 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    alert_rules (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        name -> Text,
+        enabled -> Bool,
+        condition -> Jsonb,
+        action -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        label -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    events (id, received_at) {
+        id -> Uuid,
+        received_at -> Timestamptz,
+        project_id -> Uuid,
+        issue_id -> Uuid,
+        event_id -> Nullable<Uuid>,
+        timestamp -> Timestamptz,
+        level -> Text,
+        message -> Text,
+        platform -> Nullable<Text>,
+        release -> Nullable<Text>,
+        environment -> Nullable<Text>,
+        server_name -> Nullable<Text>,
+        transaction -> Nullable<Text>,
+        logger -> Nullable<Text>,
+        tags -> Jsonb,
+        exception -> Nullable<Jsonb>,
+        breadcrumbs -> Nullable<Jsonb>,
+        user_data -> Nullable<Jsonb>,
+        contexts -> Nullable<Jsonb>,
+        extra -> Jsonb,
+    }
+}
+
+diesel::table! {
+    issues (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        fingerprint_hash -> Text,
+        fingerprint -> Jsonb,
+        title -> Text,
+        culprit -> Nullable<Text>,
+        level -> Text,
+        status -> Text,
+        first_seen -> Timestamptz,
+        last_seen -> Timestamptz,
+        times_seen -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        number -> Int4,
+        slug -> Text,
+        name -> Text,
+        platform -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        label -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(alert_rules -> projects (project_id));
+diesel::joinable!(api_keys -> projects (project_id));
+diesel::joinable!(issues -> projects (project_id));
+diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(projects -> organizations (org_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(user_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    alert_rules,
+    api_keys,
+    events,
+    issues,
+    memberships,
+    organizations,
+    projects,
+    sessions,
+    user_tokens,
+    users,
+);
