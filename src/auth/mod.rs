@@ -1,0 +1,3 @@
+//! Authentication: password hashing now; sessions, tokens and extractors as they land.
+
+pub mod password;

@@ -1,0 +1,3 @@
+//! Background jobs.
+
+pub mod partitions;

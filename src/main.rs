@@ -1,0 +1,26 @@
+//! `mesher`: parse the command line, load settings, start logging, run one command.
+
+use clap::Parser;
+use mesher::cli::{self, Cli};
+use mesher::config::Settings;
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("mesher: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    mesher::telemetry::init(&settings.log);
+    match cli::run(cli, settings).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "command failed");
+            eprintln!("mesher: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,68 @@
+use crate::helpers::{spawn_app, spawn_app_with};
+
+#[actix_web::test]
+async fn live_answers_ok() {
+    let app = spawn_app().await;
+    let res = app.get("/health/live").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[actix_web::test]
+async fn ready_follows_the_migrations() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+
+    mesher::db::revert_last_migration(&app.db.url)
+        .await
+        .unwrap();
+    let res = app.get("/health/ready").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_ready");
+    assert_eq!(body["error"]["message"], "migrations are not applied");
+
+    mesher::db::run_migrations(&app.db.url).await.unwrap();
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn ready_is_503_when_the_database_is_gone() {
+    use diesel_async::RunQueryDsl;
+    let app = spawn_app_with(|s| s.database.connect_timeout_secs = 1, None).await;
+    let name = app.db.name.clone();
+    // Refuse new connections to the app's database and cut the pool's existing ones.
+    let mut admin = crate::helpers::admin_conn().await;
+    for sql in [
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    ] {
+        diesel::sql_query(sql).execute(&mut admin).await.unwrap();
+    }
+    let res = app.get("/health/ready").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(!body.to_string().contains("postgres://"), "{body}");
+
+    diesel::sql_query(format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn unknown_route_is_a_json_404_with_a_request_id() {
+    let app = spawn_app().await;
+    let res = app.get("/no/such/route").await;
+    assert_eq!(res.status(), 404);
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header");
+    assert!(!id.is_empty());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}

@@ -1,0 +1,7 @@
+//! The integration suite: one binary, one database per test, the real app over HTTP.
+
+mod cli;
+mod health;
+mod helpers;
+mod migrations;
+mod partitions;
