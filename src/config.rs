@@ -62,6 +62,10 @@ pub struct WriterSettings {
     pub max_retries: u32,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
+    /// Dedicated threads (actix arbiters) the writers are spread over.
+    pub arbiters: usize,
+    /// Let tests make a writer panic on purpose. Never on in production.
+    pub allow_crash: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +80,9 @@ pub struct AuthSettings {
     pub allow_registration: bool,
     pub session_idle_timeout_secs: u64,
     pub session_absolute_timeout_secs: u64,
+    /// How long a project key lookup (found or not) is cached; at most 5 s, so a revoked
+    /// key stops working within 5 s.
+    pub key_cache_ttl_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +182,15 @@ impl Settings {
         }
         if w.flush_interval_ms == 0 {
             return Err(invalid("writer.flush_interval_ms", "must be at least 1"));
+        }
+        if w.arbiters == 0 || w.arbiters > 64 {
+            return Err(invalid("writer.arbiters", "must be between 1 and 64"));
+        }
+        if !(1..=5000).contains(&self.auth.key_cache_ttl_ms) {
+            return Err(invalid(
+                "auth.key_cache_ttl_ms",
+                "must be between 1 and 5000 (revoked keys must stop within 5 s)",
+            ));
         }
         if self.partitions.retention_days == 0 {
             return Err(invalid("partitions.retention_days", "must be at least 1"));

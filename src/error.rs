@@ -55,6 +55,12 @@ impl ApiError {
         self
     }
 
+    /// Replaces the machine-readable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// Adds a `Retry-After` header (seconds).
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);

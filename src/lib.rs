@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod jobs;
 pub mod telemetry;
 
@@ -25,14 +26,20 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::project_key::KeyCache;
 use crate::config::Settings;
 use crate::db::DbPool;
+use crate::http::metrics::Metrics;
+use crate::ingest::WriterRegistry;
 use crate::jobs::partitions::{Clock, Maintain, PartitionMaintainer};
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Arc<Settings>,
+    pub registry: WriterRegistry,
+    pub keys: KeyCache,
+    pub metrics: Metrics,
 }
 
 /// A built, bound, not yet running server.
@@ -41,6 +48,7 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     partitions: Addr<PartitionMaintainer>,
+    registry: WriterRegistry,
 }
 
 impl Application {
@@ -77,9 +85,21 @@ impl Application {
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
         let port = listener.local_addr()?.port();
+        // Writers run on their own arbiters, started once here (not per HTTP worker).
+        let registry = WriterRegistry::new(
+            pool.clone(),
+            settings.writer.clone(),
+            settings.writer.arbiters,
+        );
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),
+            registry: registry.clone(),
+            keys: KeyCache::new(
+                pool.clone(),
+                std::time::Duration::from_millis(settings.auth.key_cache_ttl_ms),
+            ),
+            metrics: Metrics::default(),
         });
         let workers = match settings.http.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -93,6 +113,7 @@ impl Application {
                 .configure(http::routes)
         })
         .workers(workers)
+        .disable_signals()
         .listen(listener)?
         .run();
         Ok(Self {
@@ -100,6 +121,7 @@ impl Application {
             server,
             pool,
             partitions,
+            registry,
         })
     }
 
@@ -118,8 +140,54 @@ impl Application {
         self.partitions.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM (actix-web handles the signals and drains connections).
+    /// The per-project storage writers.
+    pub fn registry(&self) -> WriterRegistry {
+        self.registry.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully (see [`Self::run_until`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes (or the server fails). Then the HTTP server stops
+    /// accepting and finishes the requests in progress, and only then every writer flushes
+    /// its buffer, so every event answered 2xx is stored (or counted) before this returns.
+    ///
+    /// Signals are handled here, not by actix-server: its handler stops the whole actix
+    /// System right after the HTTP server, which would kill the writers' arbiters before they
+    /// flush.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let mut server = actix_rt::spawn(self.server);
+        let served = tokio::select! {
+            result = &mut server => result,
+            () = stop => {
+                tracing::info!("shutting down: stopping the HTTP server");
+                handle.stop(true).await;
+                server.await
+            }
+        };
+        tracing::info!("HTTP server stopped; flushing writer buffers");
+        self.registry.drain().await;
+        tracing::info!("all buffers flushed");
+        served.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
     }
 }

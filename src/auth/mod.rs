@@ -1,3 +1,4 @@
-//! Authentication: password hashing now; sessions, tokens and extractors as they land.
+//! Authentication: password hashing, project API keys; sessions and tokens as they land.
 
 pub mod password;
+pub mod project_key;

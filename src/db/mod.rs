@@ -2,6 +2,7 @@
 //! aggregate. Query functions take `&mut AsyncPgConnection` so they compose in transactions.
 
 pub mod accounts;
+pub mod events;
 pub mod partitions;
 pub mod projects;
 pub mod schema;

@@ -1,6 +1,8 @@
 //! The HTTP edge: one routes table, JSON errors for everything that goes wrong.
 
 pub mod health;
+pub mod ingest;
+pub mod metrics;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,6 +17,8 @@ use crate::error::ApiError;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::live)
         .service(health::ready)
+        .service(metrics::scrape)
+        .service(ingest::ingest)
         .default_service(web::to(not_found));
 }
 

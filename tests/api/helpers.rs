@@ -198,11 +198,146 @@ pub fn test_settings(db: &TestDb) -> Settings {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub registry: mesher::ingest::WriterRegistry,
     // Last, so the server's pool is gone (or at least idle) before the database is dropped.
     pub db: TestDb,
 }
 
+/// A project of the test database and one of its keys.
+pub struct TestProject {
+    pub id: uuid::Uuid,
+    pub key: String,
+    pub key_id: uuid::Uuid,
+}
+
 impl TestApp {
+    /// Creates an organization (once), a project and a key for it, straight in the database.
+    pub async fn project(&self, slug: &str) -> TestProject {
+        create_project(&self.db, slug).await
+    }
+}
+
+/// Creates an organization (once), a project and a key for it, straight in `db`.
+pub async fn create_project(db: &TestDb, slug: &str) -> TestProject {
+    use mesher::db::{accounts, projects};
+    use mesher::domain::keys;
+    let mut conn = db.conn().await;
+    let org = match accounts::find_org_by_slug(&mut conn, "test-org")
+        .await
+        .unwrap()
+    {
+        Some(org) => org,
+        None => accounts::create_org(
+            &mut conn,
+            &accounts::NewOrganization {
+                id: uuid::Uuid::now_v7(),
+                slug: "test-org",
+                name: "Test",
+            },
+        )
+        .await
+        .unwrap(),
+    };
+    let project = projects::create_project(
+        &mut conn,
+        &projects::NewProject {
+            id: uuid::Uuid::now_v7(),
+            org_id: org.id,
+            slug,
+            name: slug,
+            platform: None,
+        },
+    )
+    .await
+    .unwrap();
+    let key = keys::generate_project_key();
+    let row = projects::create_api_key(
+        &mut conn,
+        &projects::NewApiKey {
+            id: uuid::Uuid::now_v7(),
+            project_id: project.id,
+            label: "test",
+            prefix: &keys::display_prefix(&key),
+            key_hash: &keys::hash_secret(&key),
+        },
+    )
+    .await
+    .unwrap();
+    TestProject {
+        id: project.id,
+        key,
+        key_id: row.id,
+    }
+}
+
+impl TestApp {
+    /// `POST {address}{path}` with a body and headers.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Posts JSON to the native endpoint with the project's key.
+    pub async fn post_events(&self, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.post_raw(
+            "/api/v1/events",
+            body.to_string(),
+            &[("x-mesher-key", key), ("content-type", "application/json")],
+        )
+        .await
+    }
+
+    /// Waits (up to `secs`) until the project has nothing buffered or in flight; returns
+    /// its counters then.
+    pub async fn settle(&self, project: uuid::Uuid, secs: u64) -> mesher::ingest::CounterSnapshot {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let s = self.registry.snapshot(project);
+            if s.buffered == 0 || std::time::Instant::now() > deadline {
+                return s;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Events stored for the project (counted in the database).
+    pub async fn stored_count(&self, project: uuid::Uuid) -> i64 {
+        use diesel::{ExpressionMethods, QueryDsl};
+        use mesher::db::schema::events;
+        let mut conn = self.db.conn().await;
+        events::table
+            .filter(events::project_id.eq(project))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    /// Asserts the accounting invariant of SPEC §5 once the project has settled, and that
+    /// "stored" is what the database holds. Returns the counters.
+    pub async fn assert_accounted(&self, project: uuid::Uuid) -> mesher::ingest::CounterSnapshot {
+        let s = self.settle(project, 15).await;
+        assert_eq!(s.buffered, 0, "still buffered: {s:?}");
+        assert_eq!(
+            s.accepted,
+            s.stored + s.dropped_buffer_full + s.dropped_flush_failed + s.buffered,
+            "accepted = stored + dropped + buffered: {s:?}"
+        );
+        assert_eq!(s.stored as i64, self.stored_count(project).await, "{s:?}");
+        s
+    }
+
     /// `GET {address}{path}`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
@@ -231,10 +366,12 @@ pub async fn spawn_app_with(
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    actix_web::rt::spawn(app.run_until_stopped());
+    let registry = app.registry();
+    actix_web::rt::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
         client: reqwest::Client::new(),
+        registry,
         db,
     }
 }

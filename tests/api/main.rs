@@ -3,5 +3,7 @@
 mod cli;
 mod health;
 mod helpers;
+mod ingest;
 mod migrations;
 mod partitions;
+mod writer;

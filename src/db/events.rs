@@ -1,0 +1,270 @@
+//! Writing a batch of events: one transaction, two set-based statements.
+//!
+//! 1. The batch is aggregated by fingerprint in memory, then one `INSERT … SELECT FROM
+//!    unnest(…) ON CONFLICT (project_id, fingerprint_hash) DO UPDATE` upserts every issue it
+//!    touches (times_seen added, first/last seen widened, level raised to the maximum, a
+//!    resolved issue reopened) and returns their ids.
+//! 2. One `INSERT … SELECT FROM unnest(…)` inserts every event: one array per column, so
+//!    twenty bind parameters and one plan whatever the batch size.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::DbError;
+use crate::domain::Level;
+use crate::ingest::PendingEvent;
+
+/// One issue's share of a batch.
+struct IssueAgg<'a> {
+    components: &'a [String],
+    title: &'a str,
+    culprit: Option<&'a str>,
+    level: Level,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    count: i64,
+}
+
+fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
+    let mut issues: BTreeMap<&str, IssueAgg<'_>> = BTreeMap::new();
+    for e in batch {
+        issues
+            .entry(e.fingerprint.hash.as_str())
+            .and_modify(|agg| {
+                agg.level = agg.level.max(e.event.level);
+                agg.first_seen = agg.first_seen.min(e.received_at);
+                agg.last_seen = agg.last_seen.max(e.received_at);
+                agg.count += 1;
+            })
+            .or_insert_with(|| IssueAgg {
+                components: &e.fingerprint.components,
+                title: &e.title,
+                culprit: e.culprit.as_deref(),
+                level: e.event.level,
+                first_seen: e.received_at,
+                last_seen: e.received_at,
+                count: 1,
+            });
+    }
+    issues
+}
+
+#[derive(diesel::QueryableByName)]
+struct UpsertedIssue {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    fingerprint_hash: String,
+}
+
+const UPSERT_ISSUES: &str = "\
+INSERT INTO issues (id, project_id, fingerprint_hash, fingerprint, title, culprit, level,
+                    first_seen, last_seen, times_seen)
+SELECT u.id, $1, u.hash, u.fp, u.title, u.culprit, u.level, u.first_seen, u.last_seen, u.n
+FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::text[],
+            $8::timestamptz[], $9::timestamptz[], $10::bigint[])
+     AS u(id, hash, fp, title, culprit, level, first_seen, last_seen, n)
+ORDER BY u.hash
+ON CONFLICT (project_id, fingerprint_hash) DO UPDATE SET
+    first_seen = LEAST(issues.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(issues.last_seen, EXCLUDED.last_seen),
+    times_seen = issues.times_seen + EXCLUDED.times_seen,
+    level = CASE
+        WHEN array_position(ARRAY['debug','info','warning','error','fatal'], EXCLUDED.level)
+           > array_position(ARRAY['debug','info','warning','error','fatal'], issues.level)
+        THEN EXCLUDED.level ELSE issues.level END,
+    status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END,
+    updated_at = now()
+RETURNING id, fingerprint_hash";
+
+const INSERT_EVENTS: &str = "\
+INSERT INTO events (id, received_at, project_id, issue_id, event_id, \"timestamp\", level, message,
+                    platform, release, environment, server_name, transaction, logger,
+                    tags, exception, breadcrumbs, user_data, contexts, extra)
+SELECT u.id, u.received_at, $1, u.issue_id, u.event_id, u.ts, u.level, u.message,
+       u.platform, u.release, u.environment, u.server_name, u.transaction, u.logger,
+       u.tags, u.exception, u.breadcrumbs, u.user_data, u.contexts, u.extra
+FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::timestamptz[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[], $14::text[], $15::jsonb[], $16::jsonb[], $17::jsonb[], $18::jsonb[],
+            $19::jsonb[], $20::jsonb[])
+     AS u(id, received_at, issue_id, event_id, ts, level, message, platform, release,
+          environment, server_name, transaction, logger, tags, exception, breadcrumbs,
+          user_data, contexts, extra)";
+
+fn json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Stores `batch` (all of `project_id`) in one transaction: issues upserted, events inserted.
+/// Returns how many events were inserted.
+pub async fn write_batch(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    batch: &[PendingEvent],
+) -> Result<usize, DbError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let issues = aggregate(batch);
+    let n = issues.len();
+    let (mut ids, mut hashes, mut fps, mut titles, mut culprits, mut levels) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut firsts, mut lasts, mut counts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (hash, agg) in &issues {
+        ids.push(Uuid::now_v7());
+        hashes.push(*hash);
+        fps.push(json(&agg.components));
+        titles.push(agg.title);
+        culprits.push(agg.culprit);
+        levels.push(agg.level.as_str());
+        firsts.push(agg.first_seen);
+        lasts.push(agg.last_seen);
+        counts.push(agg.count);
+    }
+
+    let m = batch.len();
+    let mut cols = EventColumns::with_capacity(m);
+    for e in batch {
+        cols.push(e);
+    }
+
+    conn.transaction(async |conn| {
+        let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
+            .bind::<SqlUuid, _>(project_id)
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<Text>, _>(&hashes)
+            .bind::<Array<Jsonb>, _>(&fps)
+            .bind::<Array<Text>, _>(&titles)
+            .bind::<Array<Nullable<Text>>, _>(&culprits)
+            .bind::<Array<Text>, _>(&levels)
+            .bind::<Array<Timestamptz>, _>(&firsts)
+            .bind::<Array<Timestamptz>, _>(&lasts)
+            .bind::<Array<BigInt>, _>(&counts)
+            .load(conn)
+            .await?;
+        let issue_of: HashMap<&str, Uuid> = upserted
+            .iter()
+            .map(|u| (u.fingerprint_hash.as_str(), u.id))
+            .collect();
+        let issue_ids: Vec<Uuid> = batch
+            .iter()
+            .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
+            .collect::<Option<_>>()
+            .ok_or(diesel::result::Error::NotFound)?;
+        diesel::sql_query(INSERT_EVENTS)
+            .bind::<SqlUuid, _>(project_id)
+            .bind::<Array<SqlUuid>, _>(&cols.id)
+            .bind::<Array<Timestamptz>, _>(&cols.received_at)
+            .bind::<Array<SqlUuid>, _>(&issue_ids)
+            .bind::<Array<Nullable<SqlUuid>>, _>(&cols.event_id)
+            .bind::<Array<Timestamptz>, _>(&cols.timestamp)
+            .bind::<Array<Text>, _>(&cols.level)
+            .bind::<Array<Text>, _>(&cols.message)
+            .bind::<Array<Nullable<Text>>, _>(&cols.platform)
+            .bind::<Array<Nullable<Text>>, _>(&cols.release)
+            .bind::<Array<Nullable<Text>>, _>(&cols.environment)
+            .bind::<Array<Nullable<Text>>, _>(&cols.server_name)
+            .bind::<Array<Nullable<Text>>, _>(&cols.transaction)
+            .bind::<Array<Nullable<Text>>, _>(&cols.logger)
+            .bind::<Array<Jsonb>, _>(&cols.tags)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.exception)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.breadcrumbs)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.user_data)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.contexts)
+            .bind::<Array<Jsonb>, _>(&cols.extra)
+            .execute(conn)
+            .await
+            .map_err(DbError::from)
+    })
+    .await
+}
+
+/// The batch as one array per `events` column.
+#[derive(Default)]
+struct EventColumns<'a> {
+    id: Vec<Uuid>,
+    received_at: Vec<DateTime<Utc>>,
+    event_id: Vec<Option<Uuid>>,
+    timestamp: Vec<DateTime<Utc>>,
+    level: Vec<&'static str>,
+    message: Vec<&'a str>,
+    platform: Vec<Option<&'a str>>,
+    release: Vec<Option<&'a str>>,
+    environment: Vec<Option<&'a str>>,
+    server_name: Vec<Option<&'a str>>,
+    transaction: Vec<Option<&'a str>>,
+    logger: Vec<Option<&'a str>>,
+    tags: Vec<Value>,
+    exception: Vec<Option<Value>>,
+    breadcrumbs: Vec<Option<Value>>,
+    user_data: Vec<Option<Value>>,
+    contexts: Vec<Option<Value>>,
+    extra: Vec<Value>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn with_capacity(n: usize) -> Self {
+        let mut c = Self::default();
+        c.id.reserve(n);
+        c.received_at.reserve(n);
+        c.event_id.reserve(n);
+        c.timestamp.reserve(n);
+        c.level.reserve(n);
+        c.message.reserve(n);
+        c.tags.reserve(n);
+        c.extra.reserve(n);
+        c
+    }
+
+    fn push(&mut self, p: &'a PendingEvent) {
+        let e = &p.event;
+        self.id.push(p.id);
+        self.received_at.push(p.received_at);
+        self.event_id.push(e.event_id);
+        self.timestamp.push(e.timestamp);
+        self.level.push(e.level.as_str());
+        self.message.push(&e.message);
+        self.platform.push(e.platform.as_deref());
+        self.release.push(e.release.as_deref());
+        self.environment.push(e.environment.as_deref());
+        self.server_name.push(e.server_name.as_deref());
+        self.transaction.push(e.transaction.as_deref());
+        self.logger.push(e.logger.as_deref());
+        self.tags.push(json(&e.tags));
+        self.exception.push(e.exception.as_ref().map(json));
+        self.breadcrumbs.push(e.breadcrumbs.as_ref().map(json));
+        self.user_data.push(e.user.as_ref().map(json));
+        self.contexts.push(e.contexts.as_ref().map(json));
+        self.extra.push(json(&e.extra));
+    }
+}
+
+/// True when the error is PostgreSQL's "no partition of relation … found for row".
+pub fn is_missing_partition(error: &DbError) -> bool {
+    matches!(error, DbError::Query(diesel::result::Error::DatabaseError(_, info))
+        if info.message().contains("no partition of relation"))
+}
+
+/// The UTC days the batch's events fall in (by receive time), for creating partitions.
+pub fn batch_days(batch: &[PendingEvent]) -> Vec<chrono::NaiveDate> {
+    let mut days: Vec<_> = batch.iter().map(|e| e.received_at.date_naive()).collect();
+    days.sort();
+    days.dedup();
+    days
+}

@@ -1,0 +1,216 @@
+//! `POST /api/v1/events`: Mesher's native ingestion endpoint (SPEC §4).
+//!
+//! Order of checks, cheapest refusal first: key (401) → content type and encoding (415) →
+//! body size as sent (413) → decompressed size (413, without inflating a bomb) → JSON and
+//! event validation (400, per item in a batch) → the project's buffer (202).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::project_key::{KeyError, KeyProject};
+use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_event};
+use crate::error::ApiError;
+use crate::ingest::PendingEvent;
+use crate::ingest::decode::{DecodeError, Encoding, decode};
+
+/// Where the native endpoint finds the key.
+const KEY_HEADER: &str = "x-mesher-key";
+
+#[derive(Serialize)]
+struct Rejected {
+    index: usize,
+    error: EventError,
+}
+
+#[derive(Serialize)]
+struct BatchAccepted {
+    ids: Vec<Uuid>,
+    rejected: Vec<Rejected>,
+}
+
+#[post("/api/v1/events")]
+pub async fn ingest(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let project = authenticate(&req, &state).await?;
+    check_content_type(&req)?;
+    let encoding =
+        Encoding::from_header(header(&req, CONTENT_ENCODING.as_str())).map_err(decode_error)?;
+    let limit = state.settings.http.body_limit;
+    let body = read_body(&req, payload, limit).await?;
+    let body = decode(encoding, &body, limit).map_err(decode_error)?;
+    let received_at = Utc::now();
+    let event_limit = state.settings.http.event_limit;
+
+    if !body_is_array(&body) {
+        if body.len() > event_limit {
+            return Err(too_large(format!(
+                "an event may hold at most {event_limit} bytes"
+            )));
+        }
+        let event = parse_event(&body).map_err(|e| {
+            state.registry.count_rejected(project.project_id, 1);
+            invalid(e)
+        })?;
+        let pending = PendingEvent::new(event, received_at);
+        let id = pending.id;
+        state.registry.push(project.project_id, vec![pending]);
+        return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id })));
+    }
+
+    let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    if items.len() > MAX_BATCH_EVENTS {
+        return Err(too_large(format!(
+            "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
+            items.len()
+        ))
+        .with_code("too_many_events"));
+    }
+    let mut accepted = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in items.iter().enumerate() {
+        let item = raw.get().as_bytes();
+        let parsed = if item.len() > event_limit {
+            Err(EventError {
+                code: "event_too_large",
+                message: format!("an event may hold at most {event_limit} bytes"),
+                field: None,
+            })
+        } else {
+            parse_event(item)
+        };
+        match parsed {
+            Ok(event) => accepted.push(PendingEvent::new(event, received_at)),
+            Err(error) => rejected.push(Rejected { index, error }),
+        }
+    }
+    if !rejected.is_empty() {
+        state
+            .registry
+            .count_rejected(project.project_id, rejected.len() as u64);
+    }
+    let ids: Vec<Uuid> = accepted.iter().map(|p| p.id).collect();
+    let status = if ids.is_empty() && !rejected.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::ACCEPTED
+    };
+    if !accepted.is_empty() {
+        state.registry.push(project.project_id, accepted);
+    }
+    Ok(HttpResponse::build(status).json(BatchAccepted { ids, rejected }))
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<KeyProject, ApiError> {
+    let from_query = || {
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("key").cloned())
+    };
+    let key = header(req, KEY_HEADER)
+        .map(str::to_owned)
+        .or_else(from_query);
+    let Some(key) = key else {
+        return Err(unauthorized(
+            "missing_key",
+            "send the project key in the X-Mesher-Key header or the ?key= query parameter",
+        ));
+    };
+    state
+        .keys
+        .authenticate(key.trim())
+        .await
+        .map_err(|e| match e {
+            KeyError::Malformed | KeyError::Unknown => {
+                unauthorized("invalid_key", "unknown or revoked project key")
+            }
+            KeyError::Db(e) => ApiError::unavailable(anyhow::anyhow!("key lookup failed: {e}")),
+        })
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+fn too_large(message: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+}
+
+fn invalid(e: EventError) -> ApiError {
+    let mut err = ApiError::bad_request(e.code, e.message);
+    err.field = e.field;
+    err
+}
+
+/// JSON, or no content type at all (SDKs and curl often omit it); anything else is 415.
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(ct) = header(req, CONTENT_TYPE.as_str()) else {
+        return Ok(());
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime.is_empty() || mime == "application/json" || mime == "text/plain" {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type {mime:?} is not accepted; send application/json"),
+        ))
+    }
+}
+
+fn decode_error(e: DecodeError) -> ApiError {
+    match e {
+        DecodeError::Unsupported(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            e.to_string(),
+        ),
+        DecodeError::TooLarge(_) => too_large(e.to_string()),
+        DecodeError::Corrupt(_) => ApiError::bad_request("invalid_encoding", e.to_string()),
+    }
+}
+
+/// Reads the body as sent, refusing more than `limit` bytes (by `Content-Length` up front,
+/// and while streaming for chunked bodies).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let declared = header(req, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(format!("the body exceeds {limit} bytes")));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("could not read the body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(format!("the body exceeds {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

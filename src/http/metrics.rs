@@ -1,0 +1,82 @@
+//! `GET /metrics`: the per-project ingestion counters of SPEC §5 in Prometheus text format.
+//!
+//! The counters' source of truth is the registry's atomics (they also back the stats API and
+//! the accounting invariant); at scrape time they are copied into this app's own Prometheus
+//! recorder (a local recorder, not the process-global one, so several apps in one test
+//! process do not mix) and rendered by it.
+
+use actix_web::{HttpResponse, get, web};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::AppState;
+use crate::ingest::WriterRegistry;
+
+/// This application's Prometheus recorder.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::describe_counter!(
+                "mesher_events_accepted_total",
+                "Events accepted into a project's writer buffer (answered 202/200)."
+            );
+            metrics::describe_counter!(
+                "mesher_events_stored_total",
+                "Events written to PostgreSQL."
+            );
+            metrics::describe_counter!(
+                "mesher_events_dropped_total",
+                "Accepted events dropped: reason=buffer_full (drop-oldest) or flush_failed."
+            );
+            metrics::describe_counter!(
+                "mesher_events_rejected_total",
+                "Events refused as invalid (answered 4xx)."
+            );
+            metrics::describe_counter!(
+                "mesher_writer_restarts_total",
+                "Times a project's storage writer was restarted after a crash."
+            );
+            metrics::describe_gauge!(
+                "mesher_events_buffered",
+                "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
+            );
+        });
+        Self { recorder, handle }
+    }
+}
+
+impl Metrics {
+    /// The current counters of every project, as Prometheus text.
+    pub fn render(&self, registry: &WriterRegistry) -> String {
+        metrics::with_local_recorder(&self.recorder, || {
+            for (project_id, s) in registry.snapshots() {
+                let p = project_id.to_string();
+                metrics::counter!("mesher_events_accepted_total", "project_id" => p.clone())
+                    .absolute(s.accepted);
+                metrics::counter!("mesher_events_stored_total", "project_id" => p.clone())
+                    .absolute(s.stored);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "buffer_full")
+                    .absolute(s.dropped_buffer_full);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "flush_failed")
+                    .absolute(s.dropped_flush_failed);
+                metrics::counter!("mesher_events_rejected_total", "project_id" => p.clone())
+                    .absolute(s.rejected);
+                metrics::gauge!("mesher_events_buffered", "project_id" => p).set(s.buffered as f64);
+            }
+        });
+        self.handle.render()
+    }
+}
+
+#[get("/metrics")]
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&state.registry))
+}

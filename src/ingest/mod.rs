@@ -1,0 +1,157 @@
+//! Ingestion behind the HTTP edge: per-project buffers, `StorageWriter` actors that flush
+//! them in batches, the registry that finds (or starts, or replaces) a project's writer, and
+//! the per-project counters that make every accepted event accountable.
+
+pub mod buffer;
+pub mod decode;
+pub mod registry;
+pub mod writer;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{Fingerprint, NormalizedEvent};
+use buffer::DropOldest;
+
+pub use registry::WriterRegistry;
+
+/// An accepted event on its way to the database: validated, fingerprinted, given its id.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    /// Mesher's UUIDv7 id, assigned at receive time.
+    pub id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub event: NormalizedEvent,
+    pub fingerprint: Fingerprint,
+    pub title: String,
+    pub culprit: Option<String>,
+}
+
+impl PendingEvent {
+    /// Fingerprints `event` and stamps it with a fresh id and the receive time.
+    pub fn new(event: NormalizedEvent, received_at: DateTime<Utc>) -> Self {
+        let fingerprint = crate::domain::fingerprint(&event);
+        let (title, culprit) = crate::domain::title_and_culprit(&event);
+        Self {
+            id: Uuid::now_v7(),
+            received_at,
+            event,
+            fingerprint,
+            title,
+            culprit,
+        }
+    }
+}
+
+/// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live
+/// outside the actor so a crashed writer loses none of them.
+///
+/// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed + buffered +
+/// in_flight` (the last two are the buffer length and the batch being written).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub accepted: AtomicU64,
+    pub stored: AtomicU64,
+    pub dropped_buffer_full: AtomicU64,
+    pub dropped_flush_failed: AtomicU64,
+    pub rejected: AtomicU64,
+    pub in_flight: AtomicU64,
+    /// Times the project's writer was restarted after a crash.
+    pub writer_restarts: AtomicU64,
+}
+
+/// A point-in-time copy of a project's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CounterSnapshot {
+    pub accepted: u64,
+    pub stored: u64,
+    pub dropped_buffer_full: u64,
+    pub dropped_flush_failed: u64,
+    pub rejected: u64,
+    pub buffered: u64,
+    pub writer_restarts: u64,
+}
+
+/// What a project's writer shares with the rest of the process: its buffer (so the HTTP edge
+/// appends without a message round trip, and a writer crash loses no buffered event), its
+/// counters, and the flags that keep one flush in flight at a time.
+#[derive(Debug)]
+pub struct ProjectShared {
+    pub project_id: Uuid,
+    pub buffer: Mutex<DropOldest<PendingEvent>>,
+    pub counters: Counters,
+    /// A flush (a spawned task) is running.
+    pub flushing: AtomicBool,
+    /// A wake-up for a full batch is already on its way to the writer.
+    pub wake_pending: AtomicBool,
+}
+
+impl ProjectShared {
+    pub fn new(project_id: Uuid, capacity: usize) -> Self {
+        Self {
+            project_id,
+            buffer: Mutex::new(DropOldest::new(capacity)),
+            counters: Counters::default(),
+            flushing: AtomicBool::new(false),
+            wake_pending: AtomicBool::new(false),
+        }
+    }
+
+    /// Appends accepted events (drop-oldest), counting them; returns the buffer length.
+    pub fn push(&self, events: Vec<PendingEvent>) -> usize {
+        let n = events.len() as u64;
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = buffer.extend(events) as u64;
+        // Counted under the lock, so a reader that also takes the lock sees both or neither.
+        self.counters.accepted.fetch_add(n, Ordering::Relaxed);
+        self.counters
+            .dropped_buffer_full
+            .fetch_add(dropped, Ordering::Relaxed);
+        buffer.len()
+    }
+
+    /// Takes up to `max` of the oldest buffered events into flight.
+    pub fn take(&self, max: usize) -> Vec<PendingEvent> {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let batch = buffer.take(max);
+        self.counters
+            .in_flight
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        batch
+    }
+
+    /// Accounts for a finished batch of `stored + failed` events taken by [`Self::take`].
+    pub fn finish(&self, stored: usize, failed: usize) {
+        // Under the buffer lock, so a snapshot never sees a batch both in flight and stored.
+        let _buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let c = &self.counters;
+        c.stored.fetch_add(stored as u64, Ordering::Relaxed);
+        c.dropped_flush_failed
+            .fetch_add(failed as u64, Ordering::Relaxed);
+        c.in_flight
+            .fetch_sub((stored + failed) as u64, Ordering::Relaxed);
+    }
+
+    /// Events buffered now.
+    pub fn buffered(&self) -> usize {
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// A consistent copy of the counters (buffered includes the batch in flight).
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let c = &self.counters;
+        CounterSnapshot {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            stored: c.stored.load(Ordering::Relaxed),
+            dropped_buffer_full: c.dropped_buffer_full.load(Ordering::Relaxed),
+            dropped_flush_failed: c.dropped_flush_failed.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            buffered: buffer.len() as u64 + c.in_flight.load(Ordering::Relaxed),
+            writer_restarts: c.writer_restarts.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! `StorageWriter`: one actor per project that flushes the project's buffer to PostgreSQL.
+//!
+//! The buffer itself lives in [`ProjectShared`]: the HTTP edge appends to it directly (a
+//! short per-project lock, no mailbox round trip, so "202" means "in the buffer"), and a
+//! writer crash loses no buffered event. The actor owns the flush policy: a batch when the
+//! buffer reaches `batch_size` (the edge sends [`Wake`]) or when the timer fires, one batch in
+//! flight at a time, retries with exponential backoff and jitter, then drop-and-count.
+//!
+//! The flush runs as a task of its own, not inside the actor's context: the mailbox keeps
+//! being served while the database is slow (ARCHITECTURE.md, pitfalls 3 and 4), and a
+//! restarted actor does not cancel a batch halfway. The task does its own accounting
+//! (stored or dropped) and clears the in-flight flag, whatever happens to the actor.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use rand::Rng;
+
+use super::{PendingEvent, ProjectShared};
+use crate::config::WriterSettings;
+use crate::db::{self, DbError, DbPool};
+
+/// The writer of one project.
+pub struct StorageWriter {
+    shared: Arc<ProjectShared>,
+    pool: DbPool,
+    settings: WriterSettings,
+}
+
+impl StorageWriter {
+    pub fn new(shared: Arc<ProjectShared>, pool: DbPool, settings: WriterSettings) -> Self {
+        Self {
+            shared,
+            pool,
+            settings,
+        }
+    }
+
+    /// Starts a flush task if none is running and anything is buffered. With `full_only`,
+    /// only when a whole batch is waiting (the timer flushes partial batches).
+    fn maybe_flush(&self, ctx: &mut Context<Self>, full_only: bool) {
+        let shared = &self.shared;
+        if full_only && shared.buffered() < self.settings.batch_size {
+            return;
+        }
+        if shared.flushing.swap(true, Ordering::AcqRel) {
+            return; // one batch at a time; FlushDone will look again
+        }
+        let batch = shared.take(self.settings.batch_size);
+        if batch.is_empty() {
+            shared.flushing.store(false, Ordering::Release);
+            return;
+        }
+        let task = flush(
+            shared.clone(),
+            self.pool.clone(),
+            self.settings.clone(),
+            batch,
+        );
+        let me = ctx.address();
+        actix::spawn(async move {
+            task.await;
+            // The actor may be restarting or gone; the batch is accounted for either way.
+            let _ = me.try_send(FlushDone);
+        });
+    }
+
+    /// Flushes until the buffer and the flight are empty (shutdown).
+    fn drain(&self) -> impl Future<Output = ()> + 'static {
+        let (shared, pool, settings) = (
+            self.shared.clone(),
+            self.pool.clone(),
+            self.settings.clone(),
+        );
+        async move {
+            loop {
+                // Wait for a running flush task to finish, then take the flight ourselves.
+                if shared.flushing.swap(true, Ordering::AcqRel) {
+                    actix_rt::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+                let batch = shared.take(settings.batch_size);
+                if batch.is_empty() {
+                    shared.flushing.store(false, Ordering::Release);
+                    return;
+                }
+                flush(shared.clone(), pool.clone(), settings.clone(), batch).await;
+            }
+        }
+    }
+}
+
+/// Writes one batch with retries and accounts for it; always clears `flushing`.
+async fn flush(
+    shared: Arc<ProjectShared>,
+    pool: DbPool,
+    settings: WriterSettings,
+    batch: Vec<PendingEvent>,
+) {
+    let n = batch.len();
+    let project_id = shared.project_id;
+    let outcome = AssertUnwindSafe(write_with_retries(&pool, &settings, &shared, &batch))
+        .catch_unwind()
+        .await;
+    match outcome {
+        Ok(Ok(())) => shared.finish(n, 0),
+        Ok(Err(e)) => {
+            tracing::error!(%project_id, events = n, error = %e, "flush failed after retries; batch dropped");
+            shared.finish(0, n);
+        }
+        Err(_) => {
+            tracing::error!(%project_id, events = n, "flush panicked; batch dropped");
+            shared.finish(0, n);
+        }
+    }
+    shared.flushing.store(false, Ordering::Release);
+}
+
+/// Backoff before retry `attempt` (1-based): base·2^(attempt-1), capped, with "equal jitter"
+/// (half fixed, half random) so writers that failed together do not retry together.
+pub fn backoff(settings: &WriterSettings, attempt: u32) -> Duration {
+    let exp = settings
+        .retry_base_ms
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(32));
+    let capped = exp.min(settings.retry_max_ms);
+    let half = capped / 2;
+    let jitter = if half == 0 {
+        0
+    } else {
+        rand::rng().random_range(0..=half)
+    };
+    Duration::from_millis(capped - half + jitter)
+}
+
+async fn write_with_retries(
+    pool: &DbPool,
+    settings: &WriterSettings,
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+) -> Result<(), DbError> {
+    let mut attempt = 0;
+    loop {
+        match write_once(pool, shared, batch).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < settings.max_retries => {
+                attempt += 1;
+                let wait = backoff(settings, attempt);
+                tracing::warn!(project_id = %shared.project_id, attempt, ?wait, error = %e, "flush failed; retrying");
+                actix_rt::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One attempt; a batch that finds a day without its partition creates it and goes again
+/// (that is not a failure, so it does not use up a retry).
+async fn write_once(
+    pool: &DbPool,
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+) -> Result<(), DbError> {
+    let mut conn = pool.get().await?;
+    match db::events::write_batch(&mut conn, shared.project_id, batch).await {
+        Err(e) if db::events::is_missing_partition(&e) => {
+            for day in db::events::batch_days(batch) {
+                db::partitions::ensure_range(&mut conn, day, day).await?;
+            }
+            tracing::info!(project_id = %shared.project_id, "created a missing partition");
+            db::events::write_batch(&mut conn, shared.project_id, batch)
+                .await
+                .map(drop)
+        }
+        other => other.map(drop),
+    }
+}
+
+impl Actor for StorageWriter {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Wake-ups are deduplicated (one pending at a time), so the mailbox stays tiny.
+        ctx.set_mailbox_capacity(64);
+        let every = Duration::from_millis(self.settings.flush_interval_ms);
+        ctx.run_interval(every, |act, ctx| act.maybe_flush(ctx, false));
+        tracing::debug!(project_id = %self.shared.project_id, "storage writer started");
+    }
+}
+
+impl Supervised for StorageWriter {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        tracing::warn!(project_id = %self.shared.project_id, "storage writer restarting");
+        self.shared
+            .counters
+            .writer_restarts
+            .fetch_add(1, Ordering::Relaxed);
+        // A wake-up sent to the old incarnation may be lost: let the next one through.
+        self.shared.wake_pending.store(false, Ordering::Release);
+    }
+}
+
+/// A full batch is waiting (sent by the HTTP edge, at most one pending).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+impl Handler<Wake> for StorageWriter {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.shared.wake_pending.store(false, Ordering::Release);
+        guarded(ctx, |ctx| self.maybe_flush(ctx, true));
+    }
+}
+
+/// A flush task finished: start the next batch at once if one is waiting.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FlushDone;
+
+impl Handler<FlushDone> for StorageWriter {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushDone, ctx: &mut Self::Context) {
+        guarded(ctx, |ctx| self.maybe_flush(ctx, true));
+    }
+}
+
+/// Flush everything buffered and answer when it is stored or accounted for (shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+impl Handler<Drain> for StorageWriter {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.drain())
+    }
+}
+
+/// Make the writer panic inside a handler, to prove supervision. Honoured only when
+/// `writer.allow_crash` is set (off by default; the tests turn it on).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+impl Handler<Crash> for StorageWriter {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut Self::Context) {
+        let allowed = self.settings.allow_crash;
+        guarded(ctx, |_| {
+            if allowed {
+                panic!("writer crash requested (writer.allow_crash)");
+            }
+        });
+    }
+}
+
+/// Runs a handler body, turning a panic into `ctx.stop()`: actix does not restart an actor
+/// that panicked (it is just gone), but its `Supervisor` restarts one that stops.
+fn guarded(ctx: &mut Context<StorageWriter>, body: impl FnOnce(&mut Context<StorageWriter>)) {
+    if std::panic::catch_unwind(AssertUnwindSafe(|| body(ctx))).is_err() {
+        tracing::error!("storage writer panicked; stopping it for its supervisor to restart");
+        ctx.stop();
+    }
+}

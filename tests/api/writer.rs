@@ -1,0 +1,267 @@
+//! The storage writers: drop-oldest, flush triggers, retries, supervision, shutdown.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use mesher::db::partitions::partition_name;
+use serde_json::json;
+
+use crate::helpers::{TestDb, create_project, spawn_app_with};
+use crate::ingest::{event, post_n};
+
+/// Holds an exclusive lock on today's partition until dropped by `release`, so every flush
+/// blocks: the database "held back".
+async fn hold_back(db: &TestDb) -> AsyncPgConnection {
+    let mut conn = db.conn().await;
+    let today = partition_name(chrono::Utc::now().date_naive());
+    conn.batch_execute(&format!(
+        "BEGIN; LOCK TABLE {today} IN ACCESS EXCLUSIVE MODE"
+    ))
+    .await
+    .unwrap();
+    conn
+}
+
+async fn release(mut conn: AsyncPgConnection) {
+    conn.batch_execute("COMMIT").await.unwrap();
+}
+
+async fn stored_ids(db: &TestDb) -> Vec<uuid::Uuid> {
+    use diesel::QueryDsl;
+    use diesel_async::RunQueryDsl;
+    use mesher::db::schema::events;
+    let mut conn = db.conn().await;
+    events::table
+        .select(events::id)
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn drop_oldest_keeps_the_newest_and_counts_exactly() {
+    let app = spawn_app_with(
+        |s| {
+            s.writer.buffer_capacity = 5;
+            s.writer.batch_size = 5;
+            s.writer.flush_interval_ms = 20;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("drop-oldest").await;
+    let lock = hold_back(&app.db).await;
+    let ids = post_n(&app, &p.key, 20, "held").await;
+    // Bounded: at most the buffer plus the one batch in flight.
+    assert!(app.registry.snapshot(p.id).buffered <= 10);
+    release(lock).await;
+
+    let s = app.assert_accounted(p.id).await;
+    let stored = stored_ids(&app.db).await;
+    assert_eq!(s.accepted, 20);
+    assert_eq!(s.dropped_buffer_full, 20 - stored.len() as u64, "{s:?}");
+    assert!(s.dropped_buffer_full >= 10, "{s:?}");
+    for newest in &ids[15..] {
+        assert!(stored.contains(newest), "a newest event was dropped");
+    }
+}
+
+#[actix_web::test]
+async fn flushes_by_size_without_waiting_for_the_timer() {
+    let app = spawn_app_with(
+        |s| {
+            s.writer.batch_size = 10;
+            s.writer.flush_interval_ms = 600_000;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("by-size").await;
+    post_n(&app, &p.key, 10, "size").await;
+    let s = app.settle(p.id, 3).await;
+    assert_eq!((s.stored, s.buffered), (10, 0));
+
+    post_n(&app, &p.key, 3, "partial").await;
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let s = app.registry.snapshot(p.id);
+    assert_eq!(
+        (s.stored, s.buffered),
+        (10, 3),
+        "a partial batch waits for the timer"
+    );
+    assert_eq!(s.accepted, s.stored + s.buffered);
+}
+
+#[actix_web::test]
+async fn flushes_a_partial_batch_on_the_timer() {
+    let app = spawn_app_with(|s| s.writer.flush_interval_ms = 200, None).await;
+    let p = app.project("by-timer").await;
+    let started = Instant::now();
+    post_n(&app, &p.key, 3, "timer").await;
+    let s = app.settle(p.id, 3).await;
+    assert_eq!(s.stored, 3);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    app.assert_accounted(p.id).await;
+}
+
+#[actix_web::test]
+async fn a_failing_batch_is_retried_then_dropped_and_counted() {
+    let app = spawn_app_with(
+        |s| {
+            s.writer.max_retries = 2;
+            s.writer.retry_base_ms = 10;
+            s.writer.retry_max_ms = 40;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("failing").await;
+    let mut conn = app.db.conn().await;
+    conn.batch_execute("ALTER TABLE events ADD CONSTRAINT no_boom CHECK (message <> 'boom')")
+        .await
+        .unwrap();
+
+    assert_eq!(app.post_events(&p.key, &event("boom")).await.status(), 202);
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!((s.stored, s.dropped_flush_failed), (0, 1));
+
+    // The writer goes on with the next batch.
+    assert_eq!(app.post_events(&p.key, &event("fine")).await.status(), 202);
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!((s.accepted, s.stored, s.dropped_flush_failed), (2, 1, 1));
+}
+
+#[actix_web::test]
+async fn keeps_accepting_while_a_flush_is_stuck() {
+    let app = spawn_app_with(
+        |s| {
+            s.writer.buffer_capacity = 50;
+            s.writer.batch_size = 10;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("slow").await;
+    let lock = hold_back(&app.db).await;
+    let batch = json!(
+        (0..10)
+            .map(|i| event(&format!("slow {i}")))
+            .collect::<Vec<_>>()
+    );
+    let mut slowest = Duration::ZERO;
+    for _ in 0..30 {
+        let t = Instant::now();
+        assert_eq!(app.post_events(&p.key, &batch).await.status(), 202);
+        slowest = slowest.max(t.elapsed());
+        assert!(
+            app.registry.snapshot(p.id).buffered <= 60,
+            "memory is bounded"
+        );
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "slowest accept {slowest:?}"
+    );
+    release(lock).await;
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!(s.accepted, 300);
+    assert_eq!(s.stored + s.dropped_buffer_full, 300);
+}
+
+#[actix_web::test]
+async fn a_crashed_writer_restarts_and_other_projects_lose_nothing() {
+    let app = spawn_app_with(|_| {}, None).await;
+    let a = app.project("crashing").await;
+    let b = app.project("bystander").await;
+    post_n(&app, &a.key, 1, "before").await;
+    app.assert_accounted(a.id).await;
+
+    let bystander = async {
+        let mut n = 0;
+        for round in 0..20 {
+            post_n(&app, &b.key, 5, &format!("b{round}")).await;
+            n += 5;
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        n
+    };
+    let crash = async {
+        app.registry.crash(a.id);
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        post_n(&app, &a.key, 1, "after").await;
+        let s = app.settle(a.id, 1).await;
+        (s, t.elapsed())
+    };
+    let (sent_b, (s, took)) = futures_util::future::join(bystander, crash).await;
+    assert_eq!(s.writer_restarts, 1, "{s:?}");
+    assert_eq!(s.stored, 2, "stored within 1 s of the restart: {s:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let sb = app.assert_accounted(b.id).await;
+    assert_eq!((sb.accepted, sb.stored), (sent_b, sent_b));
+    app.assert_accounted(a.id).await;
+}
+
+#[actix_web::test]
+async fn sigterm_flushes_every_buffer_before_exit() {
+    let db = TestDb::migrated().await;
+    let p = create_project(&db, "shutdown").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesher"))
+        .arg("serve")
+        .env("MESHER_ENV", "test")
+        .env(
+            "MESHER_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("MESHER__DATABASE__URL", &db.url)
+        .env("MESHER__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("MESHER__WRITER__FLUSH_INTERVAL_MS", "600000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("{url}/health/ready"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not start");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let batch = json!(
+        (0..30)
+            .map(|i| event(&format!("bye {i}")))
+            .collect::<Vec<_>>()
+    );
+    let res = client
+        .post(format!("{url}/api/v1/events"))
+        .header("x-mesher-key", &p.key)
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    assert!(
+        stored_ids(&db).await.is_empty(),
+        "nothing flushed before shutdown"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(stored_ids(&db).await.len(), 30);
+}
