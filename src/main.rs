@@ -1,6 +1,11 @@
 //! `mesher`: parse the command line, load settings, start logging, run one command.
 
 use clap::Parser;
+
+// The ingest path allocates and frees many small JSON values per event across threads;
+// glibc malloc showed ~10% of server CPU there under load (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use mesher::cli::{self, Cli};
 use mesher::config::Settings;
 

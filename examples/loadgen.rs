@@ -1,0 +1,261 @@
+//! Ingestion load generator: posts realistic ~1.3 KB events (exception with 8 frames,
+//! breadcrumbs, tags, user, contexts) to `POST /api/v1/events`, one event per request, over
+//! many keep-alive connections for a fixed time; then waits for the server's buffers to drain
+//! and reports accepted/s, accept latency percentiles, persisted/s, non-2xx and the server's
+//! peak RSS. Run it through `scripts/bench`, which starts a release server for it.
+//!
+//! ```text
+//! loadgen --url http://127.0.0.1:18080 --key mshr_… [--connections 64] [--duration 30]
+//!         [--rate 6000] [--project-id UUID] [--server-pid PID]
+//! ```
+//! `--rate` paces the requests (open loop, events/s over all connections); without it every
+//! connection sends as fast as the server answers (closed loop).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Args {
+    url: String,
+    key: String,
+    connections: usize,
+    duration: Duration,
+    rate: Option<f64>,
+    project_id: Option<String>,
+    server_pid: Option<u32>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        url: "http://127.0.0.1:18080".into(),
+        key: String::new(),
+        connections: 64,
+        duration: Duration::from_secs(30),
+        rate: None,
+        project_id: None,
+        server_pid: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => args.url = value(),
+            "--key" => args.key = value(),
+            "--connections" => args.connections = value().parse().expect("--connections N"),
+            "--duration" => args.duration = Duration::from_secs(value().parse().expect("secs")),
+            "--rate" => args.rate = Some(value().parse().expect("--rate events/s")),
+            "--project-id" => args.project_id = Some(value()),
+            "--server-pid" => args.server_pid = Some(value().parse().expect("--server-pid PID")),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    assert!(!args.key.is_empty(), "--key is required");
+    args
+}
+
+/// A realistic event: which of 40 "bugs" it is varies, so grouping has real work.
+fn event(i: u64) -> Vec<u8> {
+    let bug = i % 40;
+    let frames: Vec<Value> = (0..8)
+        .map(|f| {
+            json!({
+                "filename": format!("app/mod_{f}.py"),
+                "function": if f == 7 { format!("handler_{bug}") } else { format!("step_{f}") },
+                "lineno": 10 + f * 7 + (i % 3),
+                "in_app": f >= 3,
+            })
+        })
+        .collect();
+    let body = json!({
+        "event_id": uuid::Uuid::now_v7().simple().to_string(),
+        "level": if bug.is_multiple_of(5) { "warning" } else { "error" },
+        "timestamp": chrono::Utc::now().to_rfc3339(),
+        "platform": "python",
+        "release": "shop@2.4.1",
+        "environment": "production",
+        "server_name": "web-3",
+        "transaction": "/api/checkout",
+        "exception": { "values": [{
+            "type": format!("PaymentError{bug}"),
+            "value": format!("card declined for order {i}"),
+            "stacktrace": { "frames": frames },
+        }]},
+        "breadcrumbs": [
+            { "timestamp": 1_790_000_000.5, "category": "http", "message": "POST /api/cart 200" },
+            { "timestamp": 1_790_000_001.0, "category": "db", "message": "SELECT * FROM orders" },
+        ],
+        "tags": { "region": "eu-west-1", "customer_tier": "gold" },
+        "user": { "id": format!("{}", i % 1000), "email": "someone@example.com" },
+        "contexts": { "runtime": { "name": "CPython", "version": "3.11.7" } },
+        "extra": { "cart_items": 3 },
+    });
+    serde_json::to_vec(&body).expect("serializable")
+}
+
+async fn stored(client: &reqwest::Client, url: &str, project: &str) -> Option<(u64, u64)> {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let find = |name: &str| {
+        let prefix = format!("{name}{{project_id=\"{project}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+    };
+    Some((
+        find("mesher_events_stored_total")?,
+        find("mesher_events_buffered")?,
+    ))
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[idx]) / 1000.0
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args = parse_args();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()
+        .expect("http client");
+    let sample = event(0).len();
+    println!(
+        "loadgen: {} connections, {:?}, event ≈ {sample} bytes, {}",
+        args.connections,
+        args.duration,
+        args.rate
+            .map_or("closed loop".to_string(), |r| format!("{r} events/s")),
+    );
+    let stored_before = match &args.project_id {
+        Some(p) => stored(&client, &args.url, p).await.map_or(0, |s| s.0),
+        None => 0,
+    };
+
+    let start = Instant::now();
+    let deadline = start + args.duration;
+    let per_conn_interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(args.connections as f64 / r));
+    let mut tasks = Vec::new();
+    for c in 0..args.connections {
+        let (client, url, key) = (client.clone(), args.url.clone(), args.key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut non_2xx = 0u64;
+            let mut errors = 0u64;
+            let mut i = c as u64;
+            let mut next = Instant::now();
+            while Instant::now() < deadline {
+                if let Some(every) = per_conn_interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += every;
+                }
+                let body = event(i);
+                i += 1000;
+                let t = Instant::now();
+                let res = client
+                    .post(format!("{url}/api/v1/events"))
+                    .header("x-mesher-key", &key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    }
+                    Ok(r) => {
+                        non_2xx += 1;
+                        let _ = r.bytes().await;
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, non_2xx, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let (mut non_2xx, mut errors) = (0, 0);
+    for t in tasks {
+        let (l, n, e) = t.await.expect("task");
+        latencies.extend(l);
+        non_2xx += n;
+        errors += e;
+    }
+    let sent_for = start.elapsed();
+    let stored_at_end = match &args.project_id {
+        Some(p) => stored(&client, &args.url, p).await.map_or(0, |s| s.0),
+        None => 0,
+    };
+    latencies.sort_unstable();
+    let accepted = latencies.len() as u64;
+
+    // Wait for the buffers to drain.
+    let mut drained_at = sent_for;
+    let mut stored_total = 0;
+    if let Some(p) = &args.project_id {
+        let limit = Instant::now() + Duration::from_secs(60);
+        while let Some((s, buffered)) = stored(&client, &args.url, p).await {
+            stored_total = s - stored_before;
+            drained_at = start.elapsed();
+            if buffered == 0 || Instant::now() > limit {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let secs = sent_for.as_secs_f64();
+    println!(
+        "accepted        {accepted} events in {secs:.1} s = {:.0} events/s",
+        accepted as f64 / secs
+    );
+    println!(
+        "accept latency  p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.90),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    println!("non-2xx         {non_2xx} (transport errors {errors})");
+    if args.project_id.is_some() {
+        println!(
+            "persisted       {} during the run = {:.0} events/s; {stored_total} in all after drain at {:.1} s = {:.0} events/s",
+            stored_at_end - stored_before,
+            (stored_at_end - stored_before) as f64 / secs,
+            drained_at.as_secs_f64(),
+            stored_total as f64 / drained_at.as_secs_f64()
+        );
+        if stored_total != accepted {
+            println!(
+                "WARNING         accepted {accepted} but stored {stored_total}: see mesher_events_dropped_total"
+            );
+        }
+    }
+    if let Some(pid) = args.server_pid {
+        match peak_rss_kib(pid) {
+            Some(kib) => println!("server peak RSS {:.1} MiB", kib as f64 / 1024.0),
+            None => println!("server peak RSS unknown (no /proc/{pid}/status)"),
+        }
+    }
+}
