@@ -2,24 +2,15 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mesher::db::schema::{api_keys, memberships, users};
 
-use crate::helpers::TestDb;
+use crate::helpers::{ServerProcess, TestDb, mesher_command};
 
 fn mesher(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesher"));
-    cmd.env("MESHER_ENV", "test")
-        .env(
-            "MESHER_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
-        .env("MESHER__DATABASE__URL", &db.url)
-        .env_remove("RUST_LOG");
-    cmd
+    mesher_command(db)
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -158,40 +149,8 @@ async fn an_invalid_bind_address_fails_naming_the_key() {
 #[actix_web::test]
 async fn serve_migrates_comes_up_ready_and_stops_on_sigterm() {
     let db = TestDb::empty().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = mesher(&db)
-        .env("MESHER__HTTP__BIND", format!("127.0.0.1:{port}"))
-        .env("MESHER__DATABASE__MIGRATE_ON_START", "true")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut ready = false;
-    while Instant::now() < deadline {
-        let probe = client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await;
-        if probe.is_ok_and(|res| res.status() == 200) {
-            ready = true;
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    assert!(ready, "server never became ready");
+    let server = ServerProcess::start(&db, &[("MESHER__DATABASE__MIGRATE_ON_START", "true")]).await;
+    let status = server.sigterm_and_wait();
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
 

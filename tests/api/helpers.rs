@@ -375,3 +375,70 @@ pub async fn spawn_app_with(
         db,
     }
 }
+
+/// The `mesher` binary with the test profile, pointed at `db`.
+pub fn mesher_command(db: &TestDb) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mesher"));
+    cmd.env("MESHER_ENV", "test")
+        .env(
+            "MESHER_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("MESHER__DATABASE__URL", &db.url)
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// A real `mesher serve` process on a free port of 127.0.0.1.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// Starts `mesher serve` on `db` with extra environment and waits until
+    /// `/health/ready` answers 200 (panics after 30 s).
+    pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = mesher_command(db);
+        cmd.env("MESHER__HTTP__BIND", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut server = Self {
+            child: cmd.spawn().expect("mesher serve starts"),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let probe = client
+                .get(format!("{}/health/ready", server.url))
+                .send()
+                .await;
+            if probe.is_ok_and(|res| res.status() == 200) {
+                return server;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = server.child.kill();
+                panic!("mesher serve did not become ready");
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn sigterm_and_wait(mut self) -> std::process::ExitStatus {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        self.child.wait().unwrap()
+    }
+}

@@ -1,13 +1,12 @@
 //! The storage writers: drop-oldest, flush triggers, retries, supervision, shutdown.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use mesher::db::partitions::partition_name;
 use serde_json::json;
 
-use crate::helpers::{TestDb, create_project, spawn_app_with};
+use crate::helpers::{ServerProcess, TestDb, create_project, spawn_app_with};
 use crate::ingest::{event, post_n};
 
 /// Holds an exclusive lock on today's partition until dropped by `release`, so every flush
@@ -207,44 +206,16 @@ async fn a_crashed_writer_restarts_and_other_projects_lose_nothing() {
 async fn sigterm_flushes_every_buffer_before_exit() {
     let db = TestDb::migrated().await;
     let p = create_project(&db, "shutdown").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesher"))
-        .arg("serve")
-        .env("MESHER_ENV", "test")
-        .env(
-            "MESHER_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
-        .env("MESHER__DATABASE__URL", &db.url)
-        .env("MESHER__HTTP__BIND", format!("127.0.0.1:{port}"))
-        .env("MESHER__WRITER__FLUSH_INTERVAL_MS", "600000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server =
+        ServerProcess::start(&db, &[("MESHER__WRITER__FLUSH_INTERVAL_MS", "600000")]).await;
     let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{url}/health/ready"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "server did not start");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
     let batch = json!(
         (0..30)
             .map(|i| event(&format!("bye {i}")))
             .collect::<Vec<_>>()
     );
     let res = client
-        .post(format!("{url}/api/v1/events"))
+        .post(format!("{}/api/v1/events", server.url))
         .header("x-mesher-key", &p.key)
         .body(batch.to_string())
         .send()
@@ -256,12 +227,25 @@ async fn sigterm_flushes_every_buffer_before_exit() {
         "nothing flushed before shutdown"
     );
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = server.sigterm_and_wait();
     assert!(status.success(), "{status}");
     assert_eq!(stored_ids(&db).await.len(), 30);
+}
+
+#[actix_web::test]
+async fn a_missing_partition_is_created_and_the_batch_stored() {
+    let app = spawn_app_with(|s| s.writer.max_retries = 0, None).await;
+    let p = app.project("no-partition").await;
+    let today = partition_name(chrono::Utc::now().date_naive());
+    let mut conn = app.db.conn().await;
+    conn.batch_execute(&format!("DROP TABLE {today}"))
+        .await
+        .unwrap();
+
+    // No retries allowed: the partition must be made on the spot, not by a retry.
+    let ids = post_n(&app, &p.key, 3, "orphan").await;
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!((s.stored, s.dropped_flush_failed), (3, 0), "{s:?}");
+    let stored = stored_ids(&app.db).await;
+    assert!(ids.iter().all(|id| stored.contains(id)));
 }
