@@ -83,6 +83,11 @@ pub struct AuthSettings {
     /// How long a project key lookup (found or not) is cached; at most 5 s, so a revoked
     /// key stops working within 5 s.
     pub key_cache_ttl_ms: u64,
+    /// Failed logins per account, and per client address, before logins are refused (429)
+    /// for `login_lockout_secs`.
+    pub login_max_failures: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_lockout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

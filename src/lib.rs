@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -25,13 +26,16 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
 
 use crate::auth::project_key::KeyCache;
+use crate::auth::throttle::LoginThrottle;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::http::metrics::Metrics;
 use crate::ingest::WriterRegistry;
-use crate::jobs::partitions::{Clock, Maintain, PartitionMaintainer};
+use crate::jobs::partitions::{Maintain, PartitionMaintainer};
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
@@ -40,6 +44,13 @@ pub struct AppState {
     pub registry: WriterRegistry,
     pub keys: KeyCache,
     pub metrics: Metrics,
+    pub clock: Clock,
+    pub throttle: LoginThrottle,
+    /// An argon2 hash of a random password, verified against when a login names an unknown
+    /// email, so that takes as long as a wrong password.
+    pub dummy_hash: String,
+    /// The OpenAPI document, rendered once.
+    pub openapi_json: String,
 }
 
 /// A built, bound, not yet running server.
@@ -54,7 +65,7 @@ pub struct Application {
 impl Application {
     /// Builds the server with the real clock. See [`Application::build_with_clock`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, jobs::partitions::utc_today()).await
+        Self::build_with_clock(settings, clock::system()).await
     }
 
     /// Connects, migrates (when `database.migrate_on_start`), makes sure today's and the next
@@ -75,7 +86,8 @@ impl Application {
             .context("connecting to the database")?;
 
         let partitions =
-            PartitionMaintainer::new(pool.clone(), settings.partitions.clone(), clock).start();
+            PartitionMaintainer::new(pool.clone(), settings.partitions.clone(), clock.clone())
+                .start();
         partitions
             .send(Maintain)
             .await
@@ -100,6 +112,18 @@ impl Application {
                 std::time::Duration::from_millis(settings.auth.key_cache_ttl_ms),
             ),
             metrics: Metrics::default(),
+            clock,
+            throttle: LoginThrottle::new(
+                settings.auth.login_max_failures,
+                settings.auth.login_max_failures_per_ip,
+                std::time::Duration::from_secs(settings.auth.login_lockout_secs),
+            ),
+            dummy_hash: auth::password::hash(secrecy::SecretString::from(
+                uuid::Uuid::now_v7().to_string(),
+            ))
+            .await
+            .context("computing the dummy password hash")?,
+            openapi_json: serde_json::to_string(&http::openapi::document())?,
         });
         let workers = match settings.http.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -107,10 +131,15 @@ impl Application {
         };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(http::security_headers())
                 .wrap(from_fn(http::request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<http::span::MesherRootSpan>::new())
                 .app_data(state.clone())
+                .configure(http::extractor_config)
+                .into_utoipa_app()
                 .configure(http::routes)
+                .into_app()
+                .default_service(web::to(http::not_found))
         })
         .workers(workers)
         .disable_signals()

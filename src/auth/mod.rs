@@ -1,4 +1,8 @@
-//! Authentication: password hashing, project API keys; sessions and tokens as they land.
+//! Authentication: passwords, sessions and user tokens (management API), project keys
+//! (ingestion), login throttling.
 
+pub mod extractors;
 pub mod password;
 pub mod project_key;
+pub mod session;
+pub mod throttle;

@@ -138,3 +138,17 @@ pub async fn upsert_membership(
         .await
         .map(drop)
 }
+
+/// The user's organizations with their role in each, by slug.
+pub async fn memberships_of(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<(Organization, String)>> {
+    memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order(organizations::slug.asc())
+        .select((Organization::as_select(), memberships::role))
+        .load(conn)
+        .await
+}

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::db;
 
 /// `GET /health/live`: the process is up and serving HTTP.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "the process serves HTTP")))]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
@@ -16,6 +17,7 @@ pub async fn live() -> HttpResponse {
 
 /// `GET /health/ready`: the database answers and every migration is applied; else 503
 /// with the reason, so a load balancer keeps traffic away.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable or migrations pending")))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     // Reasons are fixed strings: the underlying error goes to the log, not to the prober.

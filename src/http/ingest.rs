@@ -35,6 +35,13 @@ struct BatchAccepted {
     rejected: Vec<Rejected>,
 }
 
+/// Ingest one event or a batch of up to 1000 (SPEC §4).
+#[utoipa::path(tag = "ingest",
+    params(("X-Mesher-Key" = Option<String>, Header, description = "project key (mshr_…), or ?key="),
+           ("key" = Option<String>, Query, description = "project key, when no header is sent")),
+    request_body(content = serde_json::Value, description = "an event (Sentry event format) or an array of events", content_type = "application/json"),
+    responses((status = 202, description = "{\"id\"} for one event; {\"ids\",\"rejected\"} for a batch"),
+              (status = 400), (status = 401), (status = 413), (status = 415), (status = 503)))]
 #[post("/api/v1/events")]
 pub async fn ingest(
     req: HttpRequest,

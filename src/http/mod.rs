@@ -1,8 +1,13 @@
 //! The HTTP edge: one routes table, JSON errors for everything that goes wrong.
 
+pub mod access;
+pub mod auth;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod openapi;
+pub mod pagination;
+pub mod span;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,20 +15,77 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use tracing_actix_web::RequestId;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 
-/// Every route of the service.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route of the service. Registering through utoipa's `ServiceConfig` puts each one
+/// in the OpenAPI document, and does not compile for a handler without `#[utoipa::path]`.
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::live)
         .service(health::ready)
         .service(metrics::scrape)
+        .service(openapi::openapi_json)
         .service(ingest::ingest)
-        .default_service(web::to(not_found));
+        .service(auth::register)
+        .service(auth::login)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(auth::change_password)
+        .service(auth::create_token)
+        .service(auth::list_tokens)
+        .service(auth::revoke_token);
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+/// The answer for a path no route matches.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such route"))
+}
+
+/// Extractor settings: malformed JSON bodies, paths and queries become JSON errors.
+pub fn extractor_config(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(1 << 20)
+            .error_handler(|err, _| {
+                use actix_web::error::JsonPayloadError;
+                let e = match &err {
+                    JsonPayloadError::ContentType => ApiError::new(
+                        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "send the body as application/json",
+                    ),
+                    JsonPayloadError::OverflowKnownLength { .. }
+                    | JsonPayloadError::Overflow { .. } => ApiError::new(
+                        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the body is too large",
+                    ),
+                    other => {
+                        ApiError::bad_request("invalid_json", format!("invalid body: {other}"))
+                    }
+                };
+                e.into()
+            }),
+    )
+    .app_data(web::PathConfig::default().error_handler(|_, _| {
+        // A malformed id names nothing: the same answer as an unknown one.
+        ApiError::not_found("not found").into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+    }));
+}
+
+/// Headers on every response: no MIME sniffing, no framing, no referrer leaks, no caching
+/// of API answers (they carry per-user data).
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Cache-Control", "no-store"))
 }
 
 /// Echoes the request id that `TracingLogger` put on the request span as `X-Request-Id`, so a

@@ -7,19 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::{NaiveDate, Utc};
 
+use crate::clock::Clock;
 use crate::config::PartitionSettings;
 use crate::db::partitions::{self, MaintenanceReport};
 use crate::db::{DbError, DbPool};
-
-/// Today's UTC date; injectable so tests can move time.
-pub type Clock = Arc<dyn Fn() -> NaiveDate + Send + Sync>;
-
-/// The real clock.
-pub fn utc_today() -> Clock {
-    Arc::new(|| Utc::now().date_naive())
-}
 
 /// Runs partition maintenance on a timer.
 pub struct PartitionMaintainer {
@@ -42,7 +34,7 @@ impl PartitionMaintainer {
 
     fn pass(&self) -> impl Future<Output = Result<MaintenanceReport, DbError>> + 'static {
         let pool = self.pool.clone();
-        let today = (self.clock)();
+        let today = (self.clock)().date_naive();
         let (ahead, retention) = (self.settings.days_ahead, self.settings.retention_days);
         async move {
             let mut conn = pool.get().await?;

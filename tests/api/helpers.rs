@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use mesher::clock::Clock;
 use mesher::config::Settings;
-use mesher::jobs::partitions::Clock;
 use mesher::{Application, db};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -361,7 +361,7 @@ pub async fn spawn_app_with(
     let db = TestDb::migrated().await;
     let mut settings = test_settings(&db);
     configure(&mut settings);
-    let clock = clock.unwrap_or_else(mesher::jobs::partitions::utc_today);
+    let clock = clock.unwrap_or_else(mesher::clock::system);
     let app = Application::build_with_clock(settings, clock)
         .await
         .expect("application builds");
@@ -441,4 +441,128 @@ impl ServerProcess {
         assert!(killed.success());
         self.child.wait().unwrap()
     }
+}
+
+/// A registered user with a user token for the management API.
+pub struct TestUser {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+impl TestApp {
+    /// Registers `email` over HTTP, logs in and creates a user token.
+    pub async fn user(&self, email: &str) -> TestUser {
+        let password = format!("pw-{}", uuid::Uuid::now_v7().simple());
+        let res = self
+            .client
+            .post(format!("{}/api/v1/auth/register", self.address))
+            .json(&serde_json::json!({ "email": email, "password": password, "name": email }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            201,
+            "register {email}: {}",
+            res.text().await.unwrap()
+        );
+        let user: serde_json::Value = res.json().await.unwrap();
+        let cookie = self.login_cookie(email, &password).await;
+        let res = self
+            .client
+            .post(format!("{}/api/v1/auth/tokens", self.address))
+            .header("cookie", format!("mesher_session={cookie}"))
+            .json(&serde_json::json!({ "label": "tests" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let token: serde_json::Value = res.json().await.unwrap();
+        TestUser {
+            id: user["id"].as_str().unwrap().parse().unwrap(),
+            email: email.to_owned(),
+            password,
+            token: token["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Logs in and returns the session cookie's value.
+    pub async fn login_cookie(&self, email: &str, password: &str) -> String {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.address))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login {email}");
+        let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        set_cookie
+            .strip_prefix("mesher_session=")
+            .and_then(|rest| rest.split(';').next())
+            .expect("a mesher_session cookie")
+            .to_owned()
+    }
+
+    /// A management API request as `user` (bearer token).
+    pub fn as_user(
+        &self,
+        user: &TestUser,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(&user.token)
+    }
+
+    /// `GET path` as `user`, answering (status, JSON body or Null).
+    pub async fn get_as(&self, user: &TestUser, path: &str) -> (u16, serde_json::Value) {
+        send_json(self.as_user(user, reqwest::Method::GET, path)).await
+    }
+
+    /// `POST path` with a JSON body as `user`.
+    pub async fn post_as(
+        &self,
+        user: &TestUser,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        send_json(self.as_user(user, reqwest::Method::POST, path).json(&body)).await
+    }
+
+    /// `PATCH path` with a JSON body as `user`.
+    pub async fn patch_as(
+        &self,
+        user: &TestUser,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        send_json(self.as_user(user, reqwest::Method::PATCH, path).json(&body)).await
+    }
+
+    /// `DELETE path` as `user`.
+    pub async fn delete_as(&self, user: &TestUser, path: &str) -> (u16, serde_json::Value) {
+        send_json(self.as_user(user, reqwest::Method::DELETE, path)).await
+    }
+}
+
+/// Sends a request; answers its status and its JSON body (Null when empty).
+pub async fn send_json(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let res = req.send().await.expect("request sent");
+    let status = res.status().as_u16();
+    let bytes = res.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "status {status}: body is not JSON: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    };
+    (status, body)
 }

@@ -69,6 +69,7 @@ async fn the_job_creates_missing_and_prunes_old_partitions_for_its_clock() {
         .unwrap();
 
     let today = day("2030-04-10");
+    let now = today.and_hms_opt(12, 0, 0).unwrap().and_utc();
     let job = PartitionMaintainer::new(
         pool,
         PartitionSettings {
@@ -76,7 +77,7 @@ async fn the_job_creates_missing_and_prunes_old_partitions_for_its_clock() {
             retention_days: 30,
             check_interval_secs: 3600,
         },
-        Arc::new(move || today),
+        Arc::new(move || now),
     )
     .start();
     let report = job.send(Maintain).await.unwrap().unwrap();

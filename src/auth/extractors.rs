@@ -1,0 +1,145 @@
+//! `CurrentUser`: the authenticated user of a management request, as a handler argument.
+//!
+//! Credentials: the `mesher_session` cookie, or `Authorization: Bearer mshu_…`. A
+//! cookie-authenticated request that changes state must also pass the CSRF rules (a JSON
+//! content type, an `Origin` equal to `http.public_url` when one is sent, and no
+//! `Sec-Fetch-Site: cross-site`): a browser cannot send such a request cross-origin without a
+//! CORS preflight, which Mesher never grants. Token requests are not cookie-borne, so not
+//! forgeable by another site, and skip the check.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use super::session::{self, Rejection};
+use crate::AppState;
+use crate::db::accounts::User;
+use crate::error::ApiError;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "mesher_session";
+
+/// How the request authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Session(uuid::Uuid),
+    Token(uuid::Uuid),
+}
+
+/// The authenticated user.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl CurrentUser {
+    pub fn id(&self) -> uuid::Uuid {
+        self.user.id
+    }
+
+    /// The session this request came with, if it came with one.
+    pub fn session_id(&self) -> Option<uuid::Uuid> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::Token(_) => None,
+        }
+    }
+}
+
+fn unauthenticated(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?
+                .clone();
+            let now = (state.clock)();
+            let bearer = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|t| t.trim().to_owned());
+            let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+            if let Some(token) = bearer {
+                return match session::resolve_token(&mut conn, now, &token).await? {
+                    Some((user, id)) => Ok(CurrentUser {
+                        user,
+                        credential: Credential::Token(id),
+                    }),
+                    None => Err(unauthenticated(
+                        "invalid_token",
+                        "unknown or revoked user token",
+                    )),
+                };
+            }
+            let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+                return Err(unauthenticated(
+                    "unauthenticated",
+                    "log in (session cookie) or send Authorization: Bearer mshu_…",
+                ));
+            };
+            check_csrf(&req, &state.settings.http.public_url)?;
+            match session::resolve_session(&mut conn, &state.settings.auth, now, cookie.value())
+                .await?
+            {
+                Ok((user, id)) => Ok(CurrentUser {
+                    user,
+                    credential: Credential::Session(id),
+                }),
+                Err(Rejection::Expired) => Err(unauthenticated(
+                    "session_expired",
+                    "the session has expired; log in again",
+                )),
+                Err(Rejection::Unknown) => Err(unauthenticated(
+                    "unauthenticated",
+                    "the session is not valid; log in again",
+                )),
+            }
+        })
+    }
+}
+
+/// The CSRF rules for a cookie-authenticated request (see the module documentation).
+pub fn check_csrf(req: &HttpRequest, public_url: &str) -> Result<(), ApiError> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let forbidden = |message: &str| ApiError::new(StatusCode::FORBIDDEN, "csrf", message);
+    let header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let is_json = header(header::CONTENT_TYPE)
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(forbidden(
+            "a state-changing request with a session cookie must send Content-Type: application/json",
+        ));
+    }
+    if let Some(origin) = header(header::ORIGIN)
+        && origin.trim_end_matches('/') != public_url.trim_end_matches('/')
+    {
+        return Err(forbidden(
+            "the request's Origin is not this Mesher's public URL",
+        ));
+    }
+    if header(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+        return Err(forbidden("cross-site requests are refused"));
+    }
+    Ok(())
+}

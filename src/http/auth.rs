@@ -1,0 +1,375 @@
+//! Accounts and sessions: register, login, logout, me, password change, user tokens.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::extractors::{CurrentUser, SESSION_COOKIE};
+use crate::auth::password;
+use crate::auth::session::{self, UserToken};
+use crate::db::accounts::{self, NewUser, User};
+use crate::error::ApiError;
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// An organization the user belongs to, with the user's role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipOut {
+    pub org_id: Uuid,
+    pub org_slug: String,
+    pub org_name: String,
+    /// `owner`, `admin` or `member`.
+    pub role: String,
+}
+
+/// The logged-in user and their organizations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    #[serde(flatten)]
+    pub user: UserOut,
+    pub memberships: Vec<MembershipOut>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterBody {
+    pub email: String,
+    #[schema(value_type = String, min_length = 8, max_length = 1024)]
+    pub password: SecretString,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordBody {
+    #[schema(value_type = String)]
+    pub current_password: SecretString,
+    #[schema(value_type = String, min_length = 8, max_length = 1024)]
+    pub new_password: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenBody {
+    pub label: String,
+}
+
+/// A new user token: the secret `token` is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct TokenCreated {
+    #[serde(flatten)]
+    pub info: UserToken,
+    pub token: String,
+}
+
+fn valid_email(email: &str) -> bool {
+    let email = email.trim();
+    (3..=320).contains(&email.len())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.contains(char::is_whitespace)
+}
+
+fn bad_field(field: &str, message: &str) -> ApiError {
+    ApiError::bad_request("invalid_field", message).with_field(field)
+}
+
+/// Register a user.
+#[utoipa::path(tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = UserOut), (status = 400), (status = 403), (status = 409)))]
+#[post("/api/v1/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.settings.auth.allow_registration {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "registration_disabled",
+            "registration is disabled on this server",
+        ));
+    }
+    let body = body.into_inner();
+    if !valid_email(&body.email) {
+        return Err(bad_field("email", "email is not a valid address"));
+    }
+    if body.name.chars().count() > 200 {
+        return Err(bad_field("name", "name must be at most 200 characters"));
+    }
+    password::check_length(&body.password).map_err(|e| bad_field("password", &e.to_string()))?;
+    let hash = password::hash(body.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let email = accounts::normalize_email(&body.email);
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        email: &email,
+        password_hash: &hash,
+        name: body.name.trim(),
+    };
+    match accounts::create_user(&mut conn, &new).await {
+        Ok(user) => Ok(HttpResponse::Created().json(UserOut::from(user))),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "email_taken",
+            "an account with this email exists",
+        )
+        .with_field("email")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn me_of(state: &AppState, user: User) -> Result<MeOut, ApiError> {
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let memberships = accounts::memberships_of(&mut conn, user.id)
+        .await?
+        .into_iter()
+        .map(|(org, role)| MembershipOut {
+            org_id: org.id,
+            org_slug: org.slug,
+            org_name: org.name,
+            role,
+        })
+        .collect();
+    Ok(MeOut {
+        user: user.into(),
+        memberships,
+    })
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "wrong email or password",
+    )
+}
+
+/// Log in: sets the `mesher_session` cookie.
+#[utoipa::path(tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = MeOut), (status = 401), (status = 429)))]
+#[post("/api/v1/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = accounts::normalize_email(&body.email);
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Some(secs) = state.throttle.locked(&email, &ip) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed logins; try again later",
+        )
+        .with_retry_after(secs));
+    }
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let user = accounts::find_user_by_email(&mut conn, &email).await?;
+    drop(conn);
+    // Unknown emails are checked against a dummy hash, so they take as long as a wrong
+    // password and get the same answer.
+    let hash = user
+        .as_ref()
+        .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
+    let ok = password::verify(body.password, hash).await;
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttle.record_failure(&email, &ip);
+        return Err(invalid_credentials());
+    };
+    state.throttle.record_success(&email);
+    let now = (state.clock)();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let token = session::create_session(
+        &mut conn,
+        &state.settings.auth,
+        now,
+        user.id,
+        user_agent,
+        Some(&ip),
+    )
+    .await?;
+    drop(conn);
+    let cookie = Cookie::build(SESSION_COOKIE, token)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(state.settings.http.secure_cookies)
+        .max_age(CookieDuration::seconds(
+            state.settings.auth.session_absolute_timeout_secs as i64,
+        ))
+        .finish();
+    let body = me_of(&state, user).await?;
+    Ok(HttpResponse::Ok().cookie(cookie).json(body))
+}
+
+/// Log out: revokes the session server-side and clears the cookie.
+#[utoipa::path(tag = "auth", responses((status = 204), (status = 400), (status = 401)))]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let Some(session_id) = current.session_id() else {
+        return Err(ApiError::bad_request(
+            "not_a_session",
+            "logout ends a session; revoke a user token with DELETE /api/v1/auth/tokens/{id}",
+        ));
+    };
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    session::revoke_session(&mut conn, (state.clock)(), session_id).await?;
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone.make_removal();
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
+}
+
+/// The logged-in user and their organizations.
+#[utoipa::path(tag = "auth", responses((status = 200, body = MeOut), (status = 401)))]
+#[get("/api/v1/auth/me")]
+pub async fn me(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(me_of(&state, current.user).await?))
+}
+
+/// Change the password; every other session of the user is revoked.
+#[utoipa::path(tag = "auth", request_body = PasswordBody,
+    responses((status = 204), (status = 400), (status = 401)))]
+#[post("/api/v1/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if !password::verify(body.current_password, current.user.password_hash.clone()).await {
+        return Err(
+            ApiError::bad_request("invalid_field", "current_password is wrong")
+                .with_field("current_password"),
+        );
+    }
+    password::check_length(&body.new_password)
+        .map_err(|e| bad_field("new_password", &e.to_string()))?;
+    let hash = password::hash(body.new_password)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    accounts::set_password_hash(&mut conn, current.id(), &hash).await?;
+    session::revoke_other_sessions(
+        &mut conn,
+        (state.clock)(),
+        current.id(),
+        current.session_id(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create a user token for scripts (`Authorization: Bearer mshu_…`); shown once.
+#[utoipa::path(tag = "auth", request_body = TokenBody,
+    responses((status = 201, body = TokenCreated), (status = 400), (status = 401)))]
+#[post("/api/v1/auth/tokens")]
+pub async fn create_token(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let label = body.label.trim();
+    if label.is_empty() || label.chars().count() > 200 {
+        return Err(bad_field("label", "label must be 1 to 200 characters"));
+    }
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
+    Ok(HttpResponse::Created().json(TokenCreated { info, token }))
+}
+
+/// The user's tokens (without their secrets).
+#[utoipa::path(tag = "auth", responses((status = 200, body = Vec<UserToken>), (status = 401)))]
+#[get("/api/v1/auth/tokens")]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let tokens = session::list_tokens(&mut conn, current.id()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": tokens, "next_cursor": null })))
+}
+
+/// Revoke one of the user's tokens.
+#[utoipa::path(tag = "auth", params(("token_id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 404)))]
+#[delete("/api/v1/auth/tokens/{token_id}")]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    if session::revoke_token(&mut conn, (state.clock)(), current.id(), path.into_inner()).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("no such token"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("ada@example.com"));
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@localhost",
+            "a da@example.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}
