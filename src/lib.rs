@@ -131,6 +131,7 @@ impl Application {
         };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(auth::extractors::csrf_guard))
                 .wrap(http::security_headers())
                 .wrap(from_fn(http::request_id_header))
                 .wrap(TracingLogger::<http::span::MesherRootSpan>::new())

@@ -1,11 +1,11 @@
 //! `CurrentUser`: the authenticated user of a management request, as a handler argument.
 //!
-//! Credentials: the `mesher_session` cookie, or `Authorization: Bearer mshu_…`. A
-//! cookie-authenticated request that changes state must also pass the CSRF rules (a JSON
-//! content type, an `Origin` equal to `http.public_url` when one is sent, and no
-//! `Sec-Fetch-Site: cross-site`): a browser cannot send such a request cross-origin without a
-//! CORS preflight, which Mesher never grants. Token requests are not cookie-borne, so not
-//! forgeable by another site, and skip the check.
+//! Credentials: the `mesher_session` cookie, or `Authorization: Bearer mshu_…`. Requests
+//! carrying the cookie have passed [`csrf_guard`] before any handler or extractor runs: a
+//! state change with the cookie needs a JSON content type, an `Origin` equal to
+//! `http.public_url` when one is sent, and no `Sec-Fetch-Site: cross-site` — a browser cannot
+//! send such a request cross-origin without a CORS preflight, which Mesher never grants.
+//! Token requests are not cookie-borne, so not forgeable by another site, and skip it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -90,7 +90,6 @@ impl FromRequest for CurrentUser {
                     "log in (session cookie) or send Authorization: Bearer mshu_…",
                 ));
             };
-            check_csrf(&req, &state.settings.http.public_url)?;
             match session::resolve_session(&mut conn, &state.settings.auth, now, cookie.value())
                 .await?
             {
@@ -109,6 +108,25 @@ impl FromRequest for CurrentUser {
             }
         })
     }
+}
+
+/// Middleware: applies [`check_csrf`] to every request that carries the session cookie and
+/// no bearer token, before extractors run (so a forged form post gets 403, whatever else is
+/// wrong with it).
+pub async fn csrf_guard(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>, actix_web::Error> {
+    let cookie_borne = req.cookie(SESSION_COOKIE).is_some()
+        && !req.headers().contains_key(header::AUTHORIZATION);
+    if cookie_borne
+        && let Some(state) = req.app_data::<web::Data<AppState>>()
+        && let Err(e) = check_csrf(req.request(), &state.settings.http.public_url)
+    {
+        let response = actix_web::ResponseError::error_response(&e);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    next.call(req).await.map(|res| res.map_into_left_body())
 }
 
 /// The CSRF rules for a cookie-authenticated request (see the module documentation).

@@ -399,6 +399,16 @@ impl ServerProcess {
     /// Starts `mesher serve` on `db` with extra environment and waits until
     /// `/health/ready` answers 200 (panics after 30 s).
     pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        Self::spawn(db, env, std::process::Stdio::null()).await
+    }
+
+    /// Like [`Self::start`], with the server's log output (stderr) written to `log`.
+    pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: &std::path::Path) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        Self::spawn(db, env, std::process::Stdio::from(file)).await
+    }
+
+    async fn spawn(db: &TestDb, env: &[(&str, &str)], stderr: std::process::Stdio) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -409,7 +419,7 @@ impl ServerProcess {
             .envs(env.iter().copied())
             .arg("serve")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            .stderr(stderr);
         let mut server = Self {
             child: cmd.spawn().expect("mesher serve starts"),
             url: format!("http://127.0.0.1:{port}"),

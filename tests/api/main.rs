@@ -1,5 +1,6 @@
 //! The integration suite: one binary, one database per test, the real app over HTTP.
 
+mod auth;
 mod cli;
 mod health;
 mod helpers;
