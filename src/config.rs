@@ -66,6 +66,9 @@ pub struct WriterSettings {
     pub arbiters: usize,
     /// Let tests make a writer panic on purpose. Never on in production.
     pub allow_crash: bool,
+    /// Per-project ingestion rate limit in events per second (0: none), and its burst.
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -116,9 +116,12 @@ impl FromRequest for CurrentUser {
 pub async fn csrf_guard(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>, actix_web::Error> {
-    let cookie_borne = req.cookie(SESSION_COOKIE).is_some()
-        && !req.headers().contains_key(header::AUTHORIZATION);
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let cookie_borne =
+        req.cookie(SESSION_COOKIE).is_some() && !req.headers().contains_key(header::AUTHORIZATION);
     if cookie_borne
         && let Some(state) = req.app_data::<web::Data<AppState>>()
         && let Err(e) = check_csrf(req.request(), &state.settings.http.public_url)

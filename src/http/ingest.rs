@@ -48,13 +48,9 @@ pub async fn ingest(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = authenticate(&req, &state).await?;
-    check_content_type(&req)?;
-    let encoding =
-        Encoding::from_header(header(&req, CONTENT_ENCODING.as_str())).map_err(decode_error)?;
-    let limit = state.settings.http.body_limit;
-    let body = read_body(&req, payload, limit).await?;
-    let body = decode(encoding, &body, limit).map_err(decode_error)?;
+    let project = authenticate(&state, native_key(&req)).await?;
+    check_content_type(&req, &["application/json", "text/plain"])?;
+    let body = read_decoded_body(&req, payload, &state).await?;
     let received_at = Utc::now();
     let event_limit = state.settings.http.event_limit;
 
@@ -68,6 +64,7 @@ pub async fn ingest(
             state.registry.count_rejected(project.project_id, 1);
             invalid(e)
         })?;
+        admit(&state, project.project_id, 1)?;
         let pending = PendingEvent::new(event, received_at);
         let id = pending.id;
         state.registry.push(project.project_id, vec![pending]);
@@ -107,6 +104,7 @@ pub async fn ingest(
             .registry
             .count_rejected(project.project_id, rejected.len() as u64);
     }
+    admit(&state, project.project_id, accepted.len())?;
     let ids: Vec<Uuid> = accepted.iter().map(|p| p.id).collect();
     let status = if ids.is_empty() && !rejected.is_empty() {
         StatusCode::BAD_REQUEST
@@ -119,19 +117,28 @@ pub async fn ingest(
     Ok(HttpResponse::build(status).json(BatchAccepted { ids, rejected }))
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<KeyProject, ApiError> {
-    let from_query = || {
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.get("key").cloned())
-    };
-    let key = header(req, KEY_HEADER)
+/// The value of query parameter `name`, if present.
+pub(crate) fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get(name).cloned())
+}
+
+fn native_key(req: &HttpRequest) -> Option<String> {
+    header(req, KEY_HEADER)
         .map(str::to_owned)
-        .or_else(from_query);
+        .or_else(|| query_param(req, "key"))
+}
+
+/// The project of `key`, or the 401/503 to answer.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    key: Option<String>,
+) -> Result<KeyProject, ApiError> {
     let Some(key) = key else {
         return Err(unauthorized(
             "missing_key",
@@ -154,18 +161,44 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
-fn too_large(message: String) -> ApiError {
+/// 429 when the project is over its rate limit (`writer.rate_limit_per_sec`).
+pub(crate) fn admit(state: &AppState, project_id: Uuid, n: usize) -> Result<(), ApiError> {
+    state.registry.admit(project_id, n).map_err(|wait| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "the project is over its ingestion rate limit; retry later",
+        )
+        .with_retry_after(wait.as_secs().max(1))
+    })
+}
+
+/// Reads the body (limit as sent) and decodes its `Content-Encoding` (limit again).
+pub(crate) async fn read_decoded_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Vec<u8>, ApiError> {
+    let encoding =
+        Encoding::from_header(header(req, CONTENT_ENCODING.as_str())).map_err(decode_error)?;
+    let limit = state.settings.http.body_limit;
+    let body = read_body(req, payload, limit).await?;
+    decode(encoding, &body, limit).map_err(decode_error)
+}
+
+pub(crate) fn too_large(message: String) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
 }
 
-fn invalid(e: EventError) -> ApiError {
+pub(crate) fn invalid(e: EventError) -> ApiError {
     let mut err = ApiError::bad_request(e.code, e.message);
     err.field = e.field;
     err
 }
 
-/// JSON, or no content type at all (SDKs and curl often omit it); anything else is 415.
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+/// One of `accepted`, or no content type at all (SDKs and curl often omit it); anything
+/// else is 415.
+pub(crate) fn check_content_type(req: &HttpRequest, accepted: &[&str]) -> Result<(), ApiError> {
     let Some(ct) = header(req, CONTENT_TYPE.as_str()) else {
         return Ok(());
     };
@@ -175,7 +208,7 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if mime.is_empty() || mime == "application/json" || mime == "text/plain" {
+    if mime.is_empty() || accepted.contains(&mime.as_str()) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -186,7 +219,7 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-fn decode_error(e: DecodeError) -> ApiError {
+pub(crate) fn decode_error(e: DecodeError) -> ApiError {
     match e {
         DecodeError::Unsupported(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -39,6 +39,10 @@ impl Default for Metrics {
                 "Events refused as invalid (answered 4xx)."
             );
             metrics::describe_counter!(
+                "mesher_events_rate_limited_total",
+                "Events refused with 429 by the project's rate limit (never accepted)."
+            );
+            metrics::describe_counter!(
                 "mesher_writer_restarts_total",
                 "Times a project's storage writer was restarted after a crash."
             );
@@ -67,6 +71,10 @@ impl Metrics {
                     .absolute(s.dropped_flush_failed);
                 metrics::counter!("mesher_events_rejected_total", "project_id" => p.clone())
                     .absolute(s.rejected);
+                metrics::counter!("mesher_events_rate_limited_total", "project_id" => p.clone())
+                    .absolute(s.rate_limited);
+                metrics::counter!("mesher_writer_restarts_total", "project_id" => p.clone())
+                    .absolute(s.writer_restarts);
                 metrics::gauge!("mesher_events_buffered", "project_id" => p).set(s.buffered as f64);
             }
         });

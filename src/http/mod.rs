@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod sentry;
 pub mod span;
 
 use actix_web::body::MessageBody;
@@ -34,7 +35,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::change_password)
         .service(auth::create_token)
         .service(auth::list_tokens)
-        .service(auth::revoke_token);
+        .service(auth::revoke_token)
+        // Sentry SDK endpoints; the regex keeps this scope off /api/v1/….
+        .service(
+            utoipa_actix_web::scope("/api/{number:[0-9]+}")
+                .wrap(sentry::cors())
+                .service(sentry::store)
+                .service(sentry::envelope),
+        );
 }
 
 /// The answer for a path no route matches.

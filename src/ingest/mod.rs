@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod decode;
+pub mod rate;
 pub mod registry;
 pub mod writer;
 
@@ -61,6 +62,8 @@ pub struct Counters {
     pub in_flight: AtomicU64,
     /// Times the project's writer was restarted after a crash.
     pub writer_restarts: AtomicU64,
+    /// Events refused with 429 by the project's rate limit (never accepted).
+    pub rate_limited: AtomicU64,
 }
 
 /// A point-in-time copy of a project's counters.
@@ -73,6 +76,7 @@ pub struct CounterSnapshot {
     pub rejected: u64,
     pub buffered: u64,
     pub writer_restarts: u64,
+    pub rate_limited: u64,
 }
 
 /// What a project's writer shares with the rest of the process: its buffer (so the HTTP edge
@@ -87,11 +91,20 @@ pub struct ProjectShared {
     pub flushing: AtomicBool,
     /// A wake-up for a full batch is already on its way to the writer.
     pub wake_pending: AtomicBool,
+    /// The project's rate limit, when one is configured.
+    pub rate: Option<Mutex<rate::TokenBucket>>,
 }
 
 impl ProjectShared {
-    pub fn new(project_id: Uuid, capacity: usize) -> Self {
+    pub fn new(project_id: Uuid, capacity: usize, rate: Option<(u32, u32)>) -> Self {
         Self {
+            rate: rate.map(|(per_sec, burst)| {
+                Mutex::new(rate::TokenBucket::new(
+                    per_sec,
+                    burst,
+                    std::time::Instant::now(),
+                ))
+            }),
             project_id,
             buffer: Mutex::new(DropOldest::new(capacity)),
             counters: Counters::default(),
@@ -111,6 +124,25 @@ impl ProjectShared {
             .dropped_buffer_full
             .fetch_add(dropped, Ordering::Relaxed);
         buffer.len()
+    }
+
+    /// Admits `n` events under the project's rate limit, or says how long to wait (and counts
+    /// them as rate limited).
+    pub fn admit(&self, n: usize) -> Result<(), std::time::Duration> {
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+        let result = rate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .try_take(n32, std::time::Instant::now());
+        if result.is_err() {
+            self.counters
+                .rate_limited
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Takes up to `max` of the oldest buffered events into flight.
@@ -152,6 +184,7 @@ impl ProjectShared {
             rejected: c.rejected.load(Ordering::Relaxed),
             buffered: buffer.len() as u64 + c.in_flight.load(Ordering::Relaxed),
             writer_restarts: c.writer_restarts.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
         }
     }
 }

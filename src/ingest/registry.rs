@@ -66,10 +66,10 @@ impl WriterRegistry {
             .writers
             .entry(project_id)
             .or_insert_with(|| {
-                let shared = Arc::new(ProjectShared::new(
-                    project_id,
-                    self.inner.settings.buffer_capacity,
-                ));
+                let s = &self.inner.settings;
+                let rate = (s.rate_limit_per_sec > 0)
+                    .then_some((s.rate_limit_per_sec, s.rate_limit_burst));
+                let shared = Arc::new(ProjectShared::new(project_id, s.buffer_capacity, rate));
                 Handle {
                     addr: self.start(shared.clone()),
                     shared,
@@ -117,6 +117,11 @@ impl WriterRegistry {
                 );
             }
         }
+    }
+
+    /// Admits `n` events of the project under its rate limit, or says how long to wait.
+    pub fn admit(&self, project_id: Uuid, n: usize) -> Result<(), std::time::Duration> {
+        self.handle(project_id).shared.admit(n)
     }
 
     /// Counts an event of the project that was refused as invalid.

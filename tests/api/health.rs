@@ -66,3 +66,26 @@ async fn unknown_route_is_a_json_404_with_a_request_id() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+#[actix_web::test]
+async fn the_openapi_document_describes_the_routes() {
+    let app = spawn_app().await;
+    let res = app.get("/api/openapi.json").await;
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(doc["info"]["title"], "Mesher");
+    for path in [
+        "/api/v1/events",
+        "/api/v1/auth/login",
+        "/health/ready",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    assert!(doc["paths"]["/api/v1/auth/login"]["post"]["requestBody"].is_object());
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in ["LoginBody", "MeOut", "UserOut", "TokenCreated"] {
+        assert!(schemas.contains_key(schema), "{schema} missing");
+    }
+}

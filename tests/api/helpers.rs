@@ -206,6 +206,8 @@ pub struct TestApp {
 /// A project of the test database and one of its keys.
 pub struct TestProject {
     pub id: uuid::Uuid,
+    /// The project's number in Sentry DSNs.
+    pub number: i32,
     pub key: String,
     pub key_id: uuid::Uuid,
 }
@@ -265,6 +267,7 @@ pub async fn create_project(db: &TestDb, slug: &str) -> TestProject {
     .unwrap();
     TestProject {
         id: project.id,
+        number: project.number,
         key,
         key_id: row.id,
     }

@@ -7,4 +7,5 @@ mod helpers;
 mod ingest;
 mod migrations;
 mod partitions;
+mod sentry;
 mod writer;
