@@ -5,5 +5,7 @@ mod health;
 mod helpers;
 mod ingest;
 mod migrations;
+mod orgs;
 mod partitions;
+mod projects;
 mod writer;
