@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::schema::{memberships, organizations, users};
@@ -151,4 +151,270 @@ pub async fn memberships_of(
         .select((Organization::as_select(), memberships::role))
         .load(conn)
         .await
+}
+
+/// Inserts an organization and makes `owner_id` its owner, in one transaction.
+pub async fn create_org_with_owner(
+    conn: &mut AsyncPgConnection,
+    new: &NewOrganization<'_>,
+    owner_id: Uuid,
+) -> QueryResult<Organization> {
+    conn.transaction(async |conn| {
+        let org = create_org(conn, new).await?;
+        upsert_membership(conn, org.id, owner_id, "owner").await?;
+        Ok(org)
+    })
+    .await
+}
+
+/// One page of the user's organizations with their role in each, by slug: up to
+/// `limit + 1` rows after the slug `after` (the extra row says there is more).
+pub async fn orgs_page(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<(Organization, String)>> {
+    let mut query = memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order(organizations::slug.asc())
+        .select((Organization::as_select(), memberships::role))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(organizations::slug.gt(after.to_owned()));
+    }
+    query.load(conn).await
+}
+
+/// Renames an organization.
+pub async fn rename_org(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    name: &str,
+) -> QueryResult<Organization> {
+    diesel::update(organizations::table.find(org_id))
+        .set((
+            organizations::name.eq(name),
+            organizations::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Organization::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes an organization with everything under it, in one transaction. `events` has no
+/// foreign keys, so its projects' events are deleted explicitly first; the cascades of the
+/// other tables do the rest.
+pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: Uuid) -> QueryResult<()> {
+    use super::schema::{events, projects};
+    conn.transaction(async |conn| {
+        let project_ids = projects::table
+            .filter(projects::org_id.eq(org_id))
+            .select(projects::id);
+        diesel::delete(events::table.filter(events::project_id.eq_any(project_ids)))
+            .execute(conn)
+            .await?;
+        diesel::delete(organizations::table.find(org_id))
+            .execute(conn)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// A member of an organization: the user and their role.
+#[derive(Debug, Clone, Queryable, serde::Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// `owner`, `admin` or `member`.
+    pub role: String,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// The columns of [`Member`], from `memberships` joined with `users`.
+type MemberColumns = (
+    users::id,
+    users::email,
+    users::name,
+    memberships::role,
+    memberships::created_at,
+);
+
+const MEMBER_COLUMNS: MemberColumns = (
+    users::id,
+    users::email,
+    users::name,
+    memberships::role,
+    memberships::created_at,
+);
+
+/// One page of an organization's members, by email: up to `limit + 1` rows after the email
+/// `after` (the extra row says there is more).
+pub async fn members_page(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Member>> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .order(users::email.asc())
+        .select(MEMBER_COLUMNS)
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(users::email.gt(after.to_owned()));
+    }
+    query.load(conn).await
+}
+
+/// The outcome of [`add_member`].
+#[derive(Debug)]
+pub enum AddMember {
+    Added(Member),
+    NoSuchUser,
+    AlreadyMember,
+}
+
+/// Adds the existing user with this email to the organization with `role`.
+pub async fn add_member(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    email: &str,
+    role: &str,
+) -> QueryResult<AddMember> {
+    let Some(user) = find_user_by_email(conn, email).await? else {
+        return Ok(AddMember::NoSuchUser);
+    };
+    let joined_at: Option<DateTime<Utc>> = diesel::insert_into(memberships::table)
+        .values((
+            memberships::id.eq(Uuid::now_v7()),
+            memberships::org_id.eq(org_id),
+            memberships::user_id.eq(user.id),
+            memberships::role.eq(role),
+        ))
+        .on_conflict((memberships::org_id, memberships::user_id))
+        .do_nothing()
+        .returning(memberships::created_at)
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(match joined_at {
+        Some(joined_at) => AddMember::Added(Member {
+            user_id: user.id,
+            email: user.email,
+            name: user.name,
+            role: role.to_owned(),
+            joined_at,
+        }),
+        None => AddMember::AlreadyMember,
+    })
+}
+
+/// The roles a membership change is decided on, read with their rows locked
+/// (`SELECT … FOR UPDATE`) in the transaction that makes the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedRoles {
+    /// The role of the user making the change (`None`: no longer a member).
+    pub actor: Option<String>,
+    /// The role of the member changed (`None`: not a member).
+    pub target: Option<String>,
+    /// How many owners the organization has.
+    pub owners: usize,
+}
+
+/// Locks the org's owner rows and those of `actor_id` and `target_id` (in id order, so
+/// concurrent changes queue instead of deadlocking) and reads their roles. A concurrent
+/// change that committed while this one waited is seen: two demotions of the last two
+/// owners cannot both pass.
+async fn lock_roles(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    actor_id: Uuid,
+    target_id: Uuid,
+) -> QueryResult<LockedRoles> {
+    let rows: Vec<(Uuid, String)> = memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(
+            memberships::role
+                .eq("owner")
+                .or(memberships::user_id.eq_any([actor_id, target_id])),
+        )
+        .order(memberships::id.asc())
+        .select((memberships::user_id, memberships::role))
+        .for_update()
+        .load(conn)
+        .await?;
+    let role_of = |id: Uuid| {
+        rows.iter()
+            .find(|(user, _)| *user == id)
+            .map(|(_, role)| role.clone())
+    };
+    Ok(LockedRoles {
+        actor: role_of(actor_id),
+        target: role_of(target_id),
+        owners: rows.iter().filter(|(_, role)| role == "owner").count(),
+    })
+}
+
+/// Gives `user_id` the role `role` in the organization, in a transaction where `decide`
+/// sees the locked roles first and may refuse (rolling back).
+pub async fn set_member_role<E>(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    actor_id: Uuid,
+    user_id: Uuid,
+    role: &str,
+    decide: impl FnOnce(&LockedRoles) -> Result<(), E> + Send,
+) -> Result<Member, E>
+where
+    E: From<diesel::result::Error> + Send,
+{
+    conn.transaction(async |conn| {
+        decide(&lock_roles(conn, org_id, actor_id, user_id).await?)?;
+        let membership = memberships::table
+            .filter(memberships::org_id.eq(org_id))
+            .filter(memberships::user_id.eq(user_id));
+        diesel::update(membership)
+            .set(memberships::role.eq(role))
+            .execute(conn)
+            .await?;
+        let member = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::org_id.eq(org_id))
+            .filter(memberships::user_id.eq(user_id))
+            .select(MEMBER_COLUMNS)
+            .first(conn)
+            .await?;
+        Ok(member)
+    })
+    .await
+}
+
+/// Removes `user_id` from the organization, in a transaction where `decide` sees the
+/// locked roles first and may refuse (rolling back).
+pub async fn remove_member<E>(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    actor_id: Uuid,
+    user_id: Uuid,
+    decide: impl FnOnce(&LockedRoles) -> Result<(), E> + Send,
+) -> Result<(), E>
+where
+    E: From<diesel::result::Error> + Send,
+{
+    conn.transaction(async |conn| {
+        decide(&lock_roles(conn, org_id, actor_id, user_id).await?)?;
+        let membership = memberships::table
+            .filter(memberships::org_id.eq(org_id))
+            .filter(memberships::user_id.eq(user_id));
+        diesel::delete(membership).execute(conn).await?;
+        Ok(())
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::schema::{api_keys, projects};
@@ -95,4 +95,102 @@ pub async fn create_api_key(
         .returning(ApiKey::as_returning())
         .get_result(conn)
         .await
+}
+
+/// One page of an organization's projects, by slug: up to `limit + 1` rows after the slug
+/// `after` (the extra row says there is more).
+pub async fn projects_page(
+    conn: &mut AsyncPgConnection,
+    org_id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Project>> {
+    let mut query = projects::table
+        .filter(projects::org_id.eq(org_id))
+        .order(projects::slug.asc())
+        .select(Project::as_select())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(projects::slug.gt(after.to_owned()));
+    }
+    query.load(conn).await
+}
+
+/// The changes of a project update; `None` leaves a column as it is, and
+/// `platform: Some(None)` clears the platform.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = projects)]
+pub struct ProjectChanges<'a> {
+    pub name: Option<&'a str>,
+    pub platform: Option<Option<&'a str>>,
+}
+
+/// Applies `changes` to a project (and bumps `updated_at`).
+pub async fn update_project(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    changes: &ProjectChanges<'_>,
+) -> QueryResult<Project> {
+    diesel::update(projects::table.find(project_id))
+        .set((changes, projects::updated_at.eq(diesel::dsl::now)))
+        .returning(Project::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a project with everything under it, in one transaction: its events explicitly
+/// (`events` has no foreign keys), then the project (issues, keys and alert rules cascade).
+pub async fn delete_project(conn: &mut AsyncPgConnection, project_id: Uuid) -> QueryResult<()> {
+    use super::schema::events;
+    conn.transaction(async |conn| {
+        diesel::delete(events::table.filter(events::project_id.eq(project_id)))
+            .execute(conn)
+            .await?;
+        diesel::delete(projects::table.find(project_id))
+            .execute(conn)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// One page of a project's keys, oldest first (ids are UUIDv7): up to `limit + 1` rows
+/// after the id `after` (the extra row says there is more).
+pub async fn keys_page(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<ApiKey>> {
+    let mut query = api_keys::table
+        .filter(api_keys::project_id.eq(project_id))
+        .order(api_keys::id.asc())
+        .select(ApiKey::as_select())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(api_keys::id.gt(after));
+    }
+    query.load(conn).await
+}
+
+/// Revokes a key of the project (a key already revoked keeps its first revocation time).
+/// `false` when the project has no such key.
+pub async fn revoke_api_key(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    key_id: Uuid,
+) -> QueryResult<bool> {
+    use diesel::sql_types::{Nullable, Timestamptz};
+    let revoked_at = diesel::dsl::sql::<Nullable<Timestamptz>>("coalesce(revoked_at, now())");
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(key_id))
+            .filter(api_keys::project_id.eq(project_id)),
+    )
+    .set(api_keys::revoked_at.eq(revoked_at))
+    .execute(conn)
+    .await
+    .map(|n| n > 0)
 }

@@ -4,9 +4,12 @@ pub mod access;
 pub mod auth;
 pub mod health;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod orgs;
 pub mod pagination;
+pub mod projects;
 pub mod sentry;
 pub mod span;
 
@@ -36,6 +39,23 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::create_token)
         .service(auth::list_tokens)
         .service(auth::revoke_token)
+        .service(orgs::create_org)
+        .service(orgs::list_orgs)
+        .service(orgs::get_org)
+        .service(orgs::update_org)
+        .service(orgs::delete_org)
+        .service(orgs::list_members)
+        .service(orgs::add_member)
+        .service(orgs::update_member)
+        .service(orgs::remove_member)
+        .service(projects::list_projects)
+        .service(projects::create_project)
+        .service(projects::get_project)
+        .service(projects::update_project)
+        .service(projects::delete_project)
+        .service(keys::list_keys)
+        .service(keys::create_key)
+        .service(keys::revoke_key)
         // Sentry SDK endpoints; the regex keeps this scope off /api/v1/….
         .service(
             utoipa_actix_web::scope("/api/{number:[0-9]+}")

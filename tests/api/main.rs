@@ -6,6 +6,8 @@ mod health;
 mod helpers;
 mod ingest;
 mod migrations;
+mod orgs;
 mod partitions;
+mod projects;
 mod sentry;
 mod writer;

@@ -1,0 +1,152 @@
+//! A project's ingestion keys (SPEC §6, admins): listed without their secret, created with
+//! the secret and its DSN shown once, revoked (ingestion refuses a revoked key within
+//! `auth.key_cache_ttl_ms`). Several keys may be active at once, for rotation.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::extractors::CurrentUser;
+use crate::db::projects::{self, ApiKey, NewApiKey};
+use crate::domain::keys;
+use crate::error::ApiError;
+use crate::http::access::{Role, org_with_role};
+use crate::http::orgs::{PageOf, bad_field};
+use crate::http::pagination::{Page, PageParams};
+
+/// A key as listed: never its secret nor the secret's hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyOut {
+    pub id: Uuid,
+    pub label: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for KeyOut {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id,
+            label: k.label,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new key: the secret `key` and its Sentry `dsn` are shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyCreated {
+    pub id: Uuid,
+    pub label: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    /// The secret (`mshr_…`), for `X-Mesher-Key`.
+    pub key: String,
+    /// `http://<key>@<host>/<project number>`, for Sentry SDKs.
+    pub dsn: String,
+}
+
+/// `POST .../keys`.
+#[derive(Deserialize, ToSchema)]
+pub struct NewKeyBody {
+    /// 1 to 200 characters.
+    #[serde(default)]
+    pub label: String,
+}
+
+/// The project's keys, revoked ones included, oldest first (admins).
+#[utoipa::path(tag = "keys",
+    params(("org" = String, Path, description = "organization slug"),
+        ("project" = String, Path, description = "project slug"), PageParams),
+    responses((status = 200, body = PageOf<KeyOut>), (status = 400), (status = 401),
+        (status = 403), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}/keys")]
+pub async fn list_keys(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = path.into_inner();
+    let limit = page.limit()?;
+    let after: Option<Uuid> = page.cursor()?;
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
+    let project = access.project(&mut conn, &project).await?;
+    let rows = projects::keys_page(&mut conn, project.id, after, limit).await?;
+    let rows = rows.into_iter().map(KeyOut::from).collect();
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |k: &KeyOut| k.id)))
+}
+
+/// Create a key (admins); its secret and DSN are in this answer only.
+#[utoipa::path(tag = "keys",
+    params(("org" = String, Path, description = "organization slug"),
+        ("project" = String, Path, description = "project slug")),
+    request_body = NewKeyBody,
+    responses((status = 201, body = KeyCreated), (status = 400), (status = 401), (status = 403),
+        (status = 404)))]
+#[post("/api/v1/orgs/{org}/projects/{project}/keys")]
+pub async fn create_key(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: web::Json<NewKeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
+    let project = access.project(&mut conn, &project).await?;
+    let label = body.label.trim();
+    if !(1..=200).contains(&label.chars().count()) {
+        return Err(bad_field("label", "label must be 1 to 200 characters"));
+    }
+    let key = keys::generate_project_key();
+    let new = NewApiKey {
+        id: Uuid::now_v7(),
+        project_id: project.id,
+        label,
+        prefix: &keys::display_prefix(&key),
+        key_hash: &keys::hash_secret(&key),
+    };
+    let row = projects::create_api_key(&mut conn, &new).await?;
+    Ok(HttpResponse::Created().json(KeyCreated {
+        id: row.id,
+        label: row.label,
+        prefix: row.prefix,
+        created_at: row.created_at,
+        dsn: state.settings.dsn(&key, project.number),
+        key,
+    }))
+}
+
+/// Revoke a key (admins); ingestion refuses it within `auth.key_cache_ttl_ms`.
+#[utoipa::path(tag = "keys",
+    params(("org" = String, Path, description = "organization slug"),
+        ("project" = String, Path, description = "project slug"),
+        ("key_id" = Uuid, Path, description = "the key's id")),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+#[delete("/api/v1/orgs/{org}/projects/{project}/keys/{key_id}")]
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project, key_id) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
+    let project = access.project(&mut conn, &project).await?;
+    if projects::revoke_api_key(&mut conn, project.id, key_id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("no such key in this project"))
+    }
+}

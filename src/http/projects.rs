@@ -1,0 +1,226 @@
+//! Projects of an organization (SPEC §6): members read, admins create, change and delete.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::extractors::CurrentUser;
+use crate::db::projects::{self, NewProject, Project, ProjectChanges};
+use crate::error::ApiError;
+use crate::http::access::{OrgAccess, Role, org_with_role};
+use crate::http::orgs::{PageOf, bad_field, check_name, check_slug, slug_conflict};
+use crate::http::pagination::{Page, PageParams};
+
+/// A project as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectOut {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub platform: Option<String>,
+    /// The project's integer in Sentry DSNs (`http://<key>@host/<number>`).
+    pub number: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Project> for ProjectOut {
+    fn from(p: Project) -> Self {
+        Self {
+            id: p.id,
+            slug: p.slug,
+            name: p.name,
+            platform: p.platform,
+            number: p.number,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// `POST /api/v1/orgs/{org}/projects`.
+#[derive(Deserialize, ToSchema)]
+pub struct NewProjectBody {
+    /// 1 to 200 characters.
+    #[serde(default)]
+    pub name: String,
+    /// `[a-z0-9-]{1,50}`, unique within the organization.
+    #[serde(default)]
+    pub slug: String,
+    /// At most 64 characters, e.g. `python`.
+    pub platform: Option<String>,
+}
+
+/// `PATCH .../projects/{project}`: absent fields are left as they are; `"platform": null`
+/// clears the platform.
+#[derive(Deserialize, ToSchema)]
+pub struct ProjectPatch {
+    /// 1 to 200 characters.
+    pub name: Option<String>,
+    /// At most 64 characters; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub platform: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from an absent one (`None`, by `default`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// The trimmed platform, `None` when blank; at most 64 characters.
+fn check_platform(platform: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match platform.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) if p.chars().count() > 64 => Err(bad_field(
+            "platform",
+            "platform must be at most 64 characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The organization's projects, by slug (members).
+#[utoipa::path(tag = "projects",
+    params(("org" = String, Path, description = "organization slug"), PageParams),
+    responses((status = 200, body = PageOf<ProjectOut>), (status = 400), (status = 401),
+        (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects")]
+pub async fn list_projects(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<String>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page.limit()?;
+    let after: Option<String> = page.cursor()?;
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
+    let rows = projects::projects_page(&mut conn, access.org.id, after.as_deref(), limit).await?;
+    let rows = rows.into_iter().map(ProjectOut::from).collect();
+    Ok(
+        HttpResponse::Ok().json(Page::from_rows(rows, limit, |p: &ProjectOut| {
+            p.slug.clone()
+        })),
+    )
+}
+
+/// Create a project (admins).
+#[utoipa::path(tag = "projects", params(("org" = String, Path, description = "organization slug")),
+    request_body = NewProjectBody,
+    responses((status = 201, body = ProjectOut), (status = 400), (status = 401), (status = 403),
+        (status = 404), (status = 409)))]
+#[post("/api/v1/orgs/{org}/projects")]
+pub async fn create_project(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<String>,
+    body: web::Json<NewProjectBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
+    let new = NewProject {
+        id: Uuid::now_v7(),
+        org_id: access.org.id,
+        name: check_name(&body.name)?,
+        slug: check_slug(&body.slug).map(|()| body.slug.as_str())?,
+        platform: check_platform(body.platform.as_deref())?,
+    };
+    let project = projects::create_project(&mut conn, &new)
+        .await
+        .map_err(|e| slug_conflict(e, "project of this organization"))?;
+    Ok(HttpResponse::Created().json(ProjectOut::from(project)))
+}
+
+/// A project (members).
+#[utoipa::path(tag = "projects",
+    params(("org" = String, Path, description = "organization slug"),
+        ("project" = String, Path, description = "project slug")),
+    responses((status = 200, body = ProjectOut), (status = 401), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}")]
+pub async fn get_project(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
+    let project = access.project(&mut conn, &project).await?;
+    Ok(HttpResponse::Ok().json(ProjectOut::from(project)))
+}
+
+/// Change a project's name or platform (admins).
+#[utoipa::path(tag = "projects",
+    params(("org" = String, Path, description = "organization slug"),
+        ("project" = String, Path, description = "project slug")),
+    request_body = ProjectPatch,
+    responses((status = 200, body = ProjectOut), (status = 400), (status = 401), (status = 403),
+        (status = 404)))]
+#[patch("/api/v1/orgs/{org}/projects/{project}")]
+pub async fn update_project(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: web::Json<ProjectPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
+    let project = access.project(&mut conn, &project).await?;
+    let changes = ProjectChanges {
+        name: body.name.as_deref().map(check_name).transpose()?,
+        platform: match &body.platform {
+            Some(p) => Some(check_platform(p.as_deref())?),
+            None => None,
+        },
+    };
+    let project = projects::update_project(&mut conn, project.id, &changes).await?;
+    Ok(HttpResponse::Ok().json(ProjectOut::from(project)))
+}
+
+/// Delete a project with its events, issues, keys and alert rules (admins).
+#[utoipa::path(tag = "projects",
+    params(("org" = String, Path, description = "organization slug"),
+        ("project" = String, Path, description = "project slug")),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+#[delete("/api/v1/orgs/{org}/projects/{project}")]
+pub async fn delete_project(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
+    let project = access.project(&mut conn, &project).await?;
+    projects::delete_project(&mut conn, project.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms() {
+        assert_eq!(check_platform(None).unwrap(), None);
+        assert_eq!(check_platform(Some("  ")).unwrap(), None);
+        assert_eq!(check_platform(Some(" python ")).unwrap(), Some("python"));
+        assert!(check_platform(Some(&"p".repeat(64))).is_ok());
+        let err = check_platform(Some(&"p".repeat(65))).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("platform"));
+    }
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let absent: ProjectPatch = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.platform, None);
+        let null: ProjectPatch = serde_json::from_str(r#"{"platform":null}"#).unwrap();
+        assert_eq!(null.platform, Some(None));
+        let set: ProjectPatch = serde_json::from_str(r#"{"platform":"go"}"#).unwrap();
+        assert_eq!(set.platform, Some(Some("go".into())));
+    }
+}
