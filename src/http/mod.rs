@@ -1,6 +1,7 @@
 //! The HTTP edge: one routes table, JSON errors for everything that goes wrong.
 
 pub mod access;
+pub mod alerts;
 pub mod auth;
 pub mod health;
 pub mod ingest;
@@ -8,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod span;
+pub mod stats;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -35,6 +37,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::create_token)
         .service(auth::list_tokens)
         .service(auth::revoke_token);
+    cfg.service(alerts::list_alert_rules)
+        .service(alerts::create_alert_rule)
+        .service(alerts::get_alert_rule)
+        .service(alerts::update_alert_rule)
+        .service(alerts::delete_alert_rule)
+        .service(stats::project_stats);
 }
 
 /// The answer for a path no route matches.
