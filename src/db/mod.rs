@@ -2,10 +2,12 @@
 //! aggregate. Query functions take `&mut AsyncPgConnection` so they compose in transactions.
 
 pub mod accounts;
+pub mod alerts;
 pub mod events;
 pub mod partitions;
 pub mod projects;
 pub mod schema;
+pub mod stats;
 
 use std::time::Duration;
 

@@ -4,6 +4,7 @@
 //! Modules refer to each other through `super::` so that this tree also compiles
 //! on its own (the domain test crate includes it by path).
 
+pub mod alerts;
 pub mod envelope;
 pub mod event;
 pub mod fingerprint;

@@ -1,6 +1,7 @@
 //! The HTTP edge: one routes table, JSON errors for everything that goes wrong.
 
 pub mod access;
+pub mod alerts;
 pub mod auth;
 pub mod health;
 pub mod ingest;
@@ -12,6 +13,7 @@ pub mod pagination;
 pub mod projects;
 pub mod sentry;
 pub mod span;
+pub mod stats;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -56,6 +58,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(keys::list_keys)
         .service(keys::create_key)
         .service(keys::revoke_key)
+        .service(alerts::list_alert_rules)
+        .service(alerts::create_alert_rule)
+        .service(alerts::get_alert_rule)
+        .service(alerts::update_alert_rule)
+        .service(alerts::delete_alert_rule)
+        .service(stats::project_stats)
         // Sentry SDK endpoints; the regex keeps this scope off /api/v1/….
         .service(
             utoipa_actix_web::scope("/api/{number:[0-9]+}")

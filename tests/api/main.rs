@@ -1,5 +1,6 @@
 //! The integration suite: one binary, one database per test, the real app over HTTP.
 
+mod alerts;
 mod auth;
 mod cli;
 mod health;
@@ -10,4 +11,5 @@ mod orgs;
 mod partitions;
 mod projects;
 mod sentry;
+mod stats;
 mod writer;

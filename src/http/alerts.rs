@@ -1,0 +1,253 @@
+//! Alert rules of a project (SPEC §6): members read, admins write.
+//!
+//! Bodies are validated by [`crate::domain::alerts`], whose errors name the field at fault
+//! (`name`, `condition.kind`, `condition.threshold`, `action.url`, …). Rules are only stored
+//! here; evaluating them is not part of this module.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::access::{Role, org_with_role};
+use super::pagination::{Page, PageParams};
+use crate::AppState;
+use crate::auth::extractors::CurrentUser;
+use crate::db::DbConn;
+use crate::db::alerts::{self as db, AlertRule, AlertRuleChanges, NewAlertRule};
+use crate::db::projects::Project;
+use crate::domain::alerts::{self as rules, RuleError};
+use crate::error::ApiError;
+
+/// The `{org}` and `{project}` slugs of a project route.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProjectPath {
+    /// Organization slug.
+    pub org: String,
+    /// Project slug.
+    pub project: String,
+}
+
+/// The path of one alert rule.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RulePath {
+    /// Organization slug.
+    pub org: String,
+    /// Project slug.
+    pub project: String,
+    /// The rule's id.
+    pub rule_id: Uuid,
+}
+
+/// An alert rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRuleOut {
+    pub id: Uuid,
+    pub name: String,
+    pub enabled: bool,
+    /// `{"kind":"new_issue"}`, `{"kind":"regression"}` or
+    /// `{"kind":"event_frequency","threshold":N,"window_secs":S}`.
+    #[schema(value_type = Object, example = json!({"kind": "event_frequency", "threshold": 100, "window_secs": 3600}))]
+    pub condition: Value,
+    /// `{"kind":"webhook","url":"https://…"}` or `{"kind":"log"}`.
+    #[schema(value_type = Object, example = json!({"kind": "webhook", "url": "https://hooks.example.com/mesher"}))]
+    pub action: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<AlertRule> for AlertRuleOut {
+    fn from(r: AlertRule) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            enabled: r.enabled,
+            condition: r.condition,
+            action: r.action,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// One page of alert rules, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRulePage {
+    pub data: Vec<AlertRuleOut>,
+    pub next_cursor: Option<String>,
+}
+
+/// A new rule. Unknown fields, here or inside `condition`/`action`, are refused by name.
+#[derive(Debug, ToSchema)]
+pub struct AlertRuleCreate {
+    /// 1..=200 characters (trimmed).
+    pub name: String,
+    /// Default `true`.
+    pub enabled: Option<bool>,
+    /// `kind`: `new_issue` | `regression` | `event_frequency` (with `threshold` 1..=1000000
+    /// and `window_secs` 60..=604800).
+    #[schema(value_type = Object, example = json!({"kind": "new_issue"}))]
+    pub condition: Value,
+    /// `kind`: `webhook` (with `url`: http or https, a host, ≤ 2048 characters) | `log`.
+    #[schema(value_type = Object, example = json!({"kind": "log"}))]
+    pub action: Value,
+}
+
+/// Changes to a rule: only the fields sent change (`null` means unchanged); a condition or
+/// action replaces the current one whole, validated as on creation.
+#[derive(Debug, ToSchema)]
+pub struct AlertRulePatch {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub condition: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub action: Option<Value>,
+}
+
+/// Checks the caller's role in `{org}` and finds `{project}`: 404 for a non-member or an
+/// unknown project, 403 for a member without `needed`. Answers with the connection used.
+pub async fn project_for<'a>(
+    state: &'a AppState,
+    current: &CurrentUser,
+    org: &str,
+    project: &str,
+    needed: Role,
+) -> Result<(DbConn<'a>, Project), ApiError> {
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), org, needed).await?;
+    let project = access.project(&mut conn, project).await?;
+    Ok((conn, project))
+}
+
+fn invalid(e: RuleError) -> ApiError {
+    let err = ApiError::bad_request(e.code, e.message);
+    if e.field.is_empty() {
+        err
+    } else {
+        err.with_field(e.field)
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+fn rule_not_found() -> ApiError {
+    ApiError::not_found("no such alert rule in this project")
+}
+
+/// The project's alert rules (member).
+#[utoipa::path(tag = "alerts", params(ProjectPath, PageParams),
+    responses((status = 200, body = AlertRulePage), (status = 400), (status = 401), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}/alert-rules")]
+pub async fn list_alert_rules(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<ProjectPath>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut conn, project) =
+        project_for(&state, &current, &path.org, &path.project, Role::Member).await?;
+    let (limit, after) = (page.limit()?, page.cursor::<Uuid>()?);
+    let rows = db::list_rules(&mut conn, project.id, after, limit + 1).await?;
+    let rows = rows.into_iter().map(AlertRuleOut::from).collect();
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id)))
+}
+
+/// Create an alert rule (admin).
+#[utoipa::path(tag = "alerts", params(ProjectPath), request_body = AlertRuleCreate,
+    responses((status = 201, body = AlertRuleOut), (status = 400), (status = 401), (status = 403),
+        (status = 404)))]
+#[post("/api/v1/orgs/{org}/projects/{project}/alert-rules")]
+pub async fn create_alert_rule(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<ProjectPath>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut conn, project) =
+        project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
+    let rule = rules::parse_new_rule(&body).map_err(invalid)?;
+    let now = (state.clock)();
+    let new = NewAlertRule {
+        id: Uuid::now_v7(),
+        project_id: project.id,
+        name: &rule.name,
+        enabled: rule.enabled,
+        condition: to_json(&rule.condition)?,
+        action: to_json(&rule.action)?,
+        created_at: now,
+        updated_at: now,
+    };
+    let row = db::create_rule(&mut conn, &new).await?;
+    Ok(HttpResponse::Created().json(AlertRuleOut::from(row)))
+}
+
+/// One alert rule (member).
+#[utoipa::path(tag = "alerts", params(RulePath),
+    responses((status = 200, body = AlertRuleOut), (status = 401), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}/alert-rules/{rule_id}")]
+pub async fn get_alert_rule(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<RulePath>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut conn, project) =
+        project_for(&state, &current, &path.org, &path.project, Role::Member).await?;
+    let row = db::find_rule(&mut conn, project.id, path.rule_id)
+        .await?
+        .ok_or_else(rule_not_found)?;
+    Ok(HttpResponse::Ok().json(AlertRuleOut::from(row)))
+}
+
+/// Change an alert rule (admin); `updated_at` is set when anything is sent.
+#[utoipa::path(tag = "alerts", params(RulePath), request_body = AlertRulePatch,
+    responses((status = 200, body = AlertRuleOut), (status = 400), (status = 401), (status = 403),
+        (status = 404)))]
+#[patch("/api/v1/orgs/{org}/projects/{project}/alert-rules/{rule_id}")]
+pub async fn update_alert_rule(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<RulePath>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut conn, project) =
+        project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
+    let patch = rules::parse_rule_patch(&body).map_err(invalid)?;
+    let row = if patch.is_empty() {
+        db::find_rule(&mut conn, project.id, path.rule_id).await?
+    } else {
+        let changes = AlertRuleChanges {
+            name: patch.name.as_deref(),
+            enabled: patch.enabled,
+            condition: patch.condition.as_ref().map(to_json).transpose()?,
+            action: patch.action.as_ref().map(to_json).transpose()?,
+        };
+        let now = (state.clock)();
+        db::update_rule(&mut conn, project.id, path.rule_id, &changes, now).await?
+    };
+    Ok(HttpResponse::Ok().json(AlertRuleOut::from(row.ok_or_else(rule_not_found)?)))
+}
+
+/// Delete an alert rule (admin).
+#[utoipa::path(tag = "alerts", params(RulePath),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+#[delete("/api/v1/orgs/{org}/projects/{project}/alert-rules/{rule_id}")]
+pub async fn delete_alert_rule(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<RulePath>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut conn, project) =
+        project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
+    if db::delete_rule(&mut conn, project.id, path.rule_id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(rule_not_found())
+    }
+}
