@@ -2,7 +2,9 @@
 //! aggregate. Query functions take `&mut AsyncPgConnection` so they compose in transactions.
 
 pub mod accounts;
+pub mod event_queries;
 pub mod events;
+pub mod issues;
 pub mod partitions;
 pub mod projects;
 pub mod schema;

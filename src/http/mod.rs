@@ -2,8 +2,10 @@
 
 pub mod access;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod ingest;
+pub mod issues;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
@@ -34,7 +36,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::change_password)
         .service(auth::create_token)
         .service(auth::list_tokens)
-        .service(auth::revoke_token);
+        .service(auth::revoke_token)
+        .service(events::list_events)
+        .service(events::get_event)
+        .service(issues::list_issues)
+        .service(issues::get_issue)
+        .service(issues::update_issue)
+        .service(issues::list_issue_events);
 }
 
 /// The answer for a path no route matches.
