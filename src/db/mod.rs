@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod event_queries;
 pub mod events;
+pub mod issues;
 pub mod partitions;
 pub mod projects;
 pub mod schema;

@@ -3,8 +3,10 @@
 pub mod access;
 pub mod alerts;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod ingest;
+pub mod issues;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
@@ -64,9 +66,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(alerts::update_alert_rule)
         .service(alerts::delete_alert_rule)
         .service(stats::project_stats)
-        // Sentry SDK endpoints; the regex keeps this scope off /api/v1/….
+        .service(events::list_events)
+        .service(events::get_event)
+        .service(issues::list_issues)
+        .service(issues::get_issue)
+        .service(issues::update_issue)
+        .service(issues::list_issue_events)
+        // Sentry SDK endpoints. Keep this scope LAST: it matches any /api/<segment>/…, and
+        // the routes above must get their requests first.
         .service(
-            utoipa_actix_web::scope("/api/{number:[0-9]+}")
+            utoipa_actix_web::scope("/api/{number}")
                 .wrap(sentry::cors())
                 .service(sentry::store)
                 .service(sentry::envelope),

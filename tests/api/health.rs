@@ -65,6 +65,13 @@ async fn unknown_route_is_a_json_404_with_a_request_id() {
     assert!(!id.is_empty());
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
+    // Under /api/ too (the Sentry scope /api/{number} must not swallow it).
+    for path in ["/api/v1/nope", "/api/7/nope/"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
 }
 
 #[actix_web::test]

@@ -1,5 +1,7 @@
 //! The test harness: a migrated template database made once per schema, a fresh database
 //! copied from it for every test, and the real application on port 0 in front of it.
+// Shared by every test module: not each module uses each helper.
+#![allow(dead_code)]
 
 use std::sync::OnceLock;
 

@@ -3,9 +3,12 @@
 mod alerts;
 mod auth;
 mod cli;
+mod events;
 mod health;
 mod helpers;
 mod ingest;
+mod isolation;
+mod issues;
 mod migrations;
 mod orgs;
 mod partitions;

@@ -1,0 +1,262 @@
+//! Reading and triaging issues (the writer upserts them, see [`super::events`]).
+//!
+//! The list is keyset-paginated on `(sort key, id)`, both descending, which is exactly the
+//! order of `issues_project_{last_seen,first_seen,times_seen}_idx`: a page is a range scan
+//! of the index from the cursor on, however deep the page.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::schema::issues;
+use crate::domain::Level;
+
+/// A row of `issues`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = issues)]
+pub struct Issue {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    /// SHA-256 hex of the fingerprint components.
+    pub fingerprint_hash: String,
+    /// The readable fingerprint components the issue groups by.
+    pub fingerprint: serde_json::Value,
+    pub title: String,
+    pub culprit: Option<String>,
+    /// The most severe level seen.
+    pub level: String,
+    /// `unresolved`, `resolved` or `ignored`.
+    pub status: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub times_seen: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An issue's triage status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueStatus {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl IssueStatus {
+    /// The status named `s` (exact, lowercase), if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "unresolved" => Some(Self::Unresolved),
+            "resolved" => Some(Self::Resolved),
+            "ignored" => Some(Self::Ignored),
+            _ => None,
+        }
+    }
+
+    /// The name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unresolved => "unresolved",
+            Self::Resolved => "resolved",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
+/// The order of the issue list (always descending, ties broken by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IssueSort {
+    #[default]
+    LastSeen,
+    FirstSeen,
+    TimesSeen,
+}
+
+impl IssueSort {
+    /// The sort named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "last_seen" => Some(Self::LastSeen),
+            "first_seen" => Some(Self::FirstSeen),
+            "times_seen" => Some(Self::TimesSeen),
+            _ => None,
+        }
+    }
+
+    /// The name as in `?sort=` (also the column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LastSeen => "last_seen",
+            Self::FirstSeen => "first_seen",
+            Self::TimesSeen => "times_seen",
+        }
+    }
+}
+
+/// Where the previous page of the issue list ended: the last row's sort key and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SortKey {
+    Time(DateTime<Utc>),
+    Count(i64),
+}
+
+impl SortKey {
+    /// The sort key of `issue` under `sort`.
+    pub fn of(issue: &Issue, sort: IssueSort) -> Self {
+        match sort {
+            IssueSort::LastSeen => Self::Time(issue.last_seen),
+            IssueSort::FirstSeen => Self::Time(issue.first_seen),
+            IssueSort::TimesSeen => Self::Count(issue.times_seen),
+        }
+    }
+
+    /// True when this key has the type `sort` orders by.
+    pub fn fits(&self, sort: IssueSort) -> bool {
+        matches!(
+            (self, sort),
+            (Self::Time(_), IssueSort::LastSeen | IssueSort::FirstSeen)
+                | (Self::Count(_), IssueSort::TimesSeen)
+        )
+    }
+}
+
+/// Filters of the issue list; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    pub status: Option<IssueStatus>,
+    pub level: Option<Level>,
+    /// Case-insensitive substring of the title or the culprit.
+    pub q: Option<String>,
+}
+
+/// `s` as an ILIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
+pub fn contains_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// One page (at most `limit` rows) of the project's issues in `sort` order, after `after`.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    filter: &IssueFilter,
+    sort: IssueSort,
+    after: Option<(SortKey, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<Issue>> {
+    let mut query = issues::table
+        .filter(issues::project_id.eq(project_id))
+        .select(Issue::as_select())
+        .into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(issues::status.eq(status.as_str()));
+    }
+    if let Some(level) = filter.level {
+        query = query.filter(issues::level.eq(level.as_str()));
+    }
+    if let Some(q) = &filter.q {
+        let pattern = contains_pattern(q);
+        query = query.filter(
+            issues::title
+                .ilike(pattern.clone())
+                .or(issues::culprit.ilike(pattern)),
+        );
+    }
+    if let Some((key, id)) = after {
+        // A row comparison is an index condition of the (project_id, key DESC, id DESC)
+        // index; the column name comes from the enum, never from input.
+        let head = sql::<Bool>(&format!("({}, issues.id) < (", sort.as_str()));
+        query = match key {
+            SortKey::Time(t) => query.filter(
+                head.bind::<Timestamptz, _>(t)
+                    .sql(", ")
+                    .bind::<SqlUuid, _>(id)
+                    .sql(")"),
+            ),
+            SortKey::Count(n) => query.filter(
+                head.bind::<BigInt, _>(n)
+                    .sql(", ")
+                    .bind::<SqlUuid, _>(id)
+                    .sql(")"),
+            ),
+        };
+    }
+    query = match sort {
+        IssueSort::LastSeen => query.order((issues::last_seen.desc(), issues::id.desc())),
+        IssueSort::FirstSeen => query.order((issues::first_seen.desc(), issues::id.desc())),
+        IssueSort::TimesSeen => query.order((issues::times_seen.desc(), issues::id.desc())),
+    };
+    query.limit(limit).load(conn).await
+}
+
+/// The project's issue with this id, if any.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    issue_id: Uuid,
+) -> QueryResult<Option<Issue>> {
+    issues::table
+        .filter(issues::id.eq(issue_id))
+        .filter(issues::project_id.eq(project_id))
+        .select(Issue::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Sets the status of the project's issue `issue_id`; `None` when there is no such issue.
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+    issue_id: Uuid,
+    status: IssueStatus,
+) -> QueryResult<Option<Issue>> {
+    diesel::update(
+        issues::table
+            .filter(issues::id.eq(issue_id))
+            .filter(issues::project_id.eq(project_id)),
+    )
+    .set((
+        issues::status.eq(status.as_str()),
+        issues::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(Issue::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern("plain"), "%plain%");
+    }
+
+    #[test]
+    fn sort_keys_round_trip_and_know_their_sort() {
+        let t = SortKey::Time("2026-01-02T03:04:05.123456Z".parse().unwrap());
+        let n = SortKey::Count(42);
+        for k in [t, n] {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(serde_json::from_str::<SortKey>(&json).unwrap(), k);
+        }
+        assert!(t.fits(IssueSort::FirstSeen) && !t.fits(IssueSort::TimesSeen));
+        assert!(n.fits(IssueSort::TimesSeen) && !n.fits(IssueSort::LastSeen));
+    }
+}

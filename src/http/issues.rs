@@ -1,0 +1,226 @@
+//! Issues: the list (filtered, sorted, keyset-paginated), one issue, its status (triage),
+//! and its events. Members of the organization only; anyone else gets 404.
+//!
+//! `?status=` absent lists issues of every status (Sentry's UI defaults to unresolved; an API
+//! filter that is not given filters nothing). `q` is a case-insensitive substring of the
+//! title or the culprit.
+
+use actix_web::{HttpResponse, get, patch, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::extractors::CurrentUser;
+use crate::db::event_queries::EventScope;
+use crate::db::issues::{self, Issue, IssueFilter, IssueSort, IssueStatus, SortKey};
+use crate::error::ApiError;
+use crate::http::events::{
+    EventListParams, EventPage, bad_field, event_page, member_project, page_params, parse_level,
+    parse_q,
+};
+use crate::http::pagination::Page;
+
+/// An issue as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssueOut {
+    pub id: Uuid,
+    pub title: String,
+    pub culprit: Option<String>,
+    /// The most severe level seen.
+    pub level: String,
+    /// `unresolved`, `resolved` or `ignored`.
+    pub status: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub times_seen: i64,
+    /// The fingerprint components the issue groups events by.
+    #[schema(value_type = Vec<String>)]
+    pub fingerprint: Value,
+}
+
+impl From<Issue> for IssueOut {
+    fn from(i: Issue) -> Self {
+        Self {
+            id: i.id,
+            title: i.title,
+            culprit: i.culprit,
+            level: i.level,
+            status: i.status,
+            first_seen: i.first_seen,
+            last_seen: i.last_seen,
+            times_seen: i.times_seen,
+            fingerprint: i.fingerprint,
+        }
+    }
+}
+
+/// A page of issues.
+#[derive(Serialize, ToSchema)]
+pub struct IssuePage {
+    pub data: Vec<IssueOut>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of the issue list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IssueListParams {
+    /// `unresolved`, `resolved` or `ignored` (default: all).
+    pub status: Option<String>,
+    /// `fatal`, `error`, `warning`, `info` or `debug`.
+    pub level: Option<String>,
+    /// Case-insensitive substring of the title or the culprit.
+    pub q: Option<String>,
+    /// `last_seen` (default), `first_seen` or `times_seen`; always newest/most first.
+    pub sort: Option<String>,
+    /// Rows per page, 1..=1000 (default 50).
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page (of the same sort).
+    pub cursor: Option<String>,
+}
+
+/// `PATCH` body of an issue.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IssuePatch {
+    /// `unresolved`, `resolved` or `ignored`.
+    #[schema(value_type = String)]
+    pub status: Option<Value>,
+}
+
+fn parse_status(value: Option<&str>) -> Result<IssueStatus, ApiError> {
+    value
+        .and_then(IssueStatus::parse)
+        .ok_or_else(|| bad_field("status", "status must be unresolved, resolved or ignored"))
+}
+
+/// The project's issue `id`, or 404.
+async fn issue_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    project_id: Uuid,
+    id: Uuid,
+) -> Result<Issue, ApiError> {
+    issues::find(conn, project_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such issue"))
+}
+
+/// A project's issues; by default the most recently seen first.
+#[utoipa::path(tag = "issues",
+    params(("org" = String, Path, description = "organization slug"),
+           ("project" = String, Path, description = "project slug"),
+           IssueListParams),
+    responses((status = 200, body = IssuePage), (status = 400), (status = 401), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}/issues")]
+pub async fn list_issues(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String)>,
+    query: web::Query<IssueListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let p = query.into_inner();
+    let given = |v: Option<String>| v.filter(|v| !v.is_empty());
+    let filter = IssueFilter {
+        status: given(p.status)
+            .map(|s| parse_status(Some(&s)))
+            .transpose()?,
+        level: given(p.level)
+            .map(|l| parse_level("level", &l))
+            .transpose()?,
+        q: parse_q(p.q)?,
+    };
+    let sort = match given(p.sort) {
+        None => IssueSort::default(),
+        Some(s) => IssueSort::parse(&s)
+            .ok_or_else(|| bad_field("sort", "sort must be last_seen, first_seen or times_seen"))?,
+    };
+    let page = page_params(p.limit, p.cursor)?;
+    let limit = page.limit()?;
+    let after = match page.cursor::<(String, SortKey, Uuid)>()? {
+        None => None,
+        Some((s, key, id)) if s == sort.as_str() && key.fits(sort) => Some((key, id)),
+        Some(_) => return Err(bad_field("cursor", "cursor belongs to another sort")),
+    };
+    let rows = issues::list(&mut conn, project.id, &filter, sort, after, limit + 1).await?;
+    let page = Page::from_rows(rows, limit, |i| (sort.as_str(), SortKey::of(i, sort), i.id));
+    Ok(HttpResponse::Ok().json(Page {
+        data: page
+            .data
+            .into_iter()
+            .map(IssueOut::from)
+            .collect::<Vec<_>>(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One issue of the project.
+#[utoipa::path(tag = "issues",
+    params(("org" = String, Path, description = "organization slug"),
+           ("project" = String, Path, description = "project slug"),
+           ("issue_id" = Uuid, Path)),
+    responses((status = 200, body = IssueOut), (status = 401), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}/issues/{issue_id}")]
+pub async fn get_issue(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project, id) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let issue = issue_of(&mut conn, project.id, id).await?;
+    Ok(HttpResponse::Ok().json(IssueOut::from(issue)))
+}
+
+/// Change an issue's status (resolve, ignore, reopen). A resolved issue that receives a new
+/// event becomes unresolved again by itself (a regression).
+#[utoipa::path(tag = "issues", request_body = IssuePatch,
+    params(("org" = String, Path, description = "organization slug"),
+           ("project" = String, Path, description = "project slug"),
+           ("issue_id" = Uuid, Path)),
+    responses((status = 200, body = IssueOut), (status = 400), (status = 401), (status = 403),
+              (status = 404), (status = 415)))]
+#[patch("/api/v1/orgs/{org}/projects/{project}/issues/{issue_id}")]
+pub async fn update_issue(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String, Uuid)>,
+    body: web::Json<IssuePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project, id) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let status = parse_status(body.status.as_ref().and_then(Value::as_str))?;
+    let issue = issues::set_status(&mut conn, project.id, id, status)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such issue"))?;
+    Ok(HttpResponse::Ok().json(IssueOut::from(issue)))
+}
+
+/// An issue's events, newest first (the filters of the project's event list apply).
+#[utoipa::path(tag = "issues",
+    params(("org" = String, Path, description = "organization slug"),
+           ("project" = String, Path, description = "project slug"),
+           ("issue_id" = Uuid, Path),
+           EventListParams),
+    responses((status = 200, body = EventPage), (status = 400), (status = 401), (status = 404)))]
+#[get("/api/v1/orgs/{org}/projects/{project}/issues/{issue_id}/events")]
+pub async fn list_issue_events(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<(String, String, Uuid)>,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, project, id) = path.into_inner();
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let issue = issue_of(&mut conn, project.id, id).await?;
+    event_page(&mut conn, EventScope::Issue(issue.id), query.into_inner()).await
+}

@@ -1,0 +1,487 @@
+//! `GET .../projects/{project}/events` and `.../events/{event_id}`: keyset pagination across
+//! day partitions, every filter, the whole event, and 404s.
+
+use chrono::{DateTime, Days, Duration, DurationRound, NaiveDate, TimeDelta, Utc};
+use mesher::db::{accounts, events as db_events, partitions};
+use mesher::ingest::PendingEvent;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestUser, spawn_app};
+
+/// Registers `email` and makes them a member of "test-org" (create a project first).
+pub async fn member(app: &TestApp, email: &str) -> TestUser {
+    let user = app.user(email).await;
+    let mut conn = app.db.conn().await;
+    let org = accounts::find_org_by_slug(&mut conn, "test-org")
+        .await
+        .unwrap()
+        .expect("test-org exists once a project was created");
+    accounts::upsert_membership(&mut conn, org.id, user.id, "member")
+        .await
+        .unwrap();
+    user
+}
+
+/// A UUIDv7 carrying time `t`, as the server would have assigned at receive time.
+pub fn v7_at(t: DateTime<Utc>) -> Uuid {
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        t.timestamp() as u64,
+        t.timestamp_subsec_nanos(),
+    ))
+}
+
+/// Stores `events` (payload, receive time) for `project` through the writer's own
+/// `write_batch`, creating the day partitions they need. Returns them with their ids.
+pub async fn seed(
+    app: &TestApp,
+    project: Uuid,
+    events: Vec<(Value, DateTime<Utc>)>,
+) -> Vec<PendingEvent> {
+    let batch: Vec<PendingEvent> = events
+        .into_iter()
+        .map(|(payload, at)| {
+            let event = mesher::domain::parse_event(payload.to_string().as_bytes())
+                .unwrap_or_else(|e| panic!("{payload}: {e}"));
+            let mut pending = PendingEvent::new(event, at);
+            pending.id = v7_at(at);
+            pending
+        })
+        .collect();
+    let days: Vec<NaiveDate> = db_events::batch_days(&batch);
+    let mut conn = app.db.conn().await;
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        partitions::ensure_range(&mut conn, *first, *last)
+            .await
+            .unwrap();
+    }
+    db_events::write_batch(&mut conn, project, &batch)
+        .await
+        .unwrap();
+    batch
+}
+
+/// Start of today (UTC), to the second.
+pub fn today() -> DateTime<Utc> {
+    Utc::now().duration_trunc(TimeDelta::days(1)).unwrap()
+}
+
+pub fn ev(message: &str) -> Value {
+    json!({ "message": message, "level": "error", "timestamp": "2026-01-01T00:00:00Z" })
+}
+
+/// Follows `next_cursor` from `path` (which has a `?limit=`) until it is null; every page
+/// holds at most `limit` rows. Returns all rows in the order served.
+pub async fn walk(app: &TestApp, user: &TestUser, path: &str, limit: usize) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_owned(),
+        };
+        let (status, body) = app.get_as(user, &url).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        let data = body["data"].as_array().unwrap();
+        assert!(data.len() <= limit, "{url}: {} rows", data.len());
+        rows.extend(data.iter().cloned());
+        match body["next_cursor"].as_str() {
+            Some(c) => {
+                assert!(!data.is_empty(), "a cursor after an empty page");
+                cursor = Some(c.to_owned());
+            }
+            None => return rows,
+        }
+    }
+    panic!("pagination of {path} does not end");
+}
+
+/// The ids of `rows`.
+pub fn ids(rows: &[Value]) -> Vec<Uuid> {
+    rows.iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The ids of `events` newest first: (received_at desc, id desc).
+pub fn newest_first(events: &[PendingEvent]) -> Vec<Uuid> {
+    let mut keyed: Vec<_> = events.iter().map(|e| (e.received_at, e.id)).collect();
+    keyed.sort_by(|a, b| b.cmp(a));
+    keyed.into_iter().map(|(_, id)| id).collect()
+}
+
+fn events_path(project: &str) -> String {
+    format!("/api/v1/orgs/test-org/projects/{project}/events")
+}
+
+#[actix_web::test]
+async fn the_event_list_pages_across_day_partitions_newest_first() {
+    let app = spawn_app().await;
+    let project = app.project("pages").await;
+    let other = app.project("other").await;
+    let user = member(&app, "pager@example.com").await;
+
+    // Six days back to today, several events a day, some received in the same microsecond
+    // (the id breaks the tie), and one on each side of a midnight.
+    let start = today() - Days::new(5);
+    let mut events = Vec::new();
+    for day in 0..6 {
+        for k in 0..5 {
+            let at = start + Duration::days(day) + Duration::minutes(37 * k + 1);
+            events.push((ev(&format!("d{day} k{k}")), at));
+        }
+        let tie = start + Duration::days(day) + Duration::hours(12);
+        events.push((ev(&format!("d{day} tie a")), tie));
+        events.push((ev(&format!("d{day} tie b")), tie));
+        events.push((
+            ev(&format!("d{day} late")),
+            start + Duration::days(day + 1) - Duration::microseconds(1),
+        ));
+    }
+    let stored = seed(&app, project.id, events).await;
+    seed(
+        &app,
+        other.id,
+        vec![(ev("elsewhere"), start + Duration::hours(3))],
+    )
+    .await;
+    let expected = newest_first(&stored);
+
+    for limit in [1, 4, 7, 1000] {
+        let rows = walk(
+            &app,
+            &user,
+            &format!("{}?limit={limit}", events_path("pages")),
+            limit,
+        )
+        .await;
+        assert_eq!(ids(&rows), expected, "limit {limit}");
+    }
+
+    // The items are summaries.
+    let (_, body) = app
+        .get_as(&user, &format!("{}?limit=1", events_path("pages")))
+        .await;
+    let item = &body["data"][0];
+    for key in [
+        "id",
+        "event_id",
+        "issue_id",
+        "received_at",
+        "timestamp",
+        "level",
+        "message",
+        "environment",
+        "release",
+        "platform",
+        "tags",
+    ] {
+        assert!(item.get(key).is_some(), "{key} missing from {item}");
+    }
+    assert!(item.get("exception").is_none() && item.get("extra").is_none());
+}
+
+#[actix_web::test]
+async fn each_filter_selects_exactly_its_events() {
+    let app = spawn_app().await;
+    let project = app.project("filters").await;
+    let user = member(&app, "filter@example.com").await;
+    let day = today() - Days::new(2);
+    let at = |h: i64| day + Duration::hours(h);
+    let e = |message: &str, extra: Value| {
+        let mut v =
+            json!({ "message": message, "level": "error", "timestamp": "2026-01-01T00:00:00Z" });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    seed(
+        &app,
+        project.id,
+        vec![
+            (e("Timeout talking to db", json!({})), at(1)),
+            (e("a warning", json!({ "level": "warning" })), at(2)),
+            (e("staged", json!({ "environment": "staging" })), at(26)),
+            (
+                e(
+                    "released",
+                    json!({ "release": "1.2.0", "environment": "production" }),
+                ),
+                at(27),
+            ),
+            (
+                e(
+                    "eu gold",
+                    json!({ "tags": { "region": "eu", "tier": "gold" } }),
+                ),
+                at(49),
+            ),
+            (
+                e(
+                    "eu free",
+                    json!({ "tags": { "region": "eu", "tier": "free" } }),
+                ),
+                at(50),
+            ),
+            (
+                e(
+                    "us gold",
+                    json!({ "tags": { "region": "us", "tier": "gold" } }),
+                ),
+                at(51),
+            ),
+            (e("100% disk", json!({})), at(52)),
+            (e("1000 disk", json!({})), at(53)),
+            (e("a_b", json!({})), at(54)),
+            (e("axb", json!({})), at(55)),
+        ],
+    )
+    .await;
+    let messages = |query: String| {
+        let app = &app;
+        let user = &user;
+        async move {
+            let (status, body) = app
+                .get_as(
+                    user,
+                    &format!("{}?limit=1000&{query}", events_path("filters")),
+                )
+                .await;
+            assert_eq!(status, 200, "{query}: {body}");
+            let mut m: Vec<String> = body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["message"].as_str().unwrap().to_owned())
+                .collect();
+            m.sort();
+            m
+        }
+    };
+    let t = |h: i64| at(h).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+
+    assert_eq!(messages("level=warning".into()).await, ["a warning"]);
+    assert_eq!(
+        messages(format!("since={}&until={}", t(24), t(48))).await,
+        ["released", "staged"]
+    );
+    // since is inclusive, until exclusive.
+    assert_eq!(
+        messages(format!("since={}&until={}", t(26), t(27))).await,
+        ["staged"]
+    );
+    assert_eq!(messages(format!("since={}", t(54))).await, ["a_b", "axb"]);
+    assert_eq!(
+        messages(format!("until={}", t(2))).await,
+        ["Timeout talking to db"]
+    );
+    assert_eq!(messages("environment=staging".into()).await, ["staged"]);
+    assert_eq!(messages("release=1.2.0".into()).await, ["released"]);
+    assert_eq!(
+        messages("tag=region:eu".into()).await,
+        ["eu free", "eu gold"]
+    );
+    assert_eq!(
+        messages("tag=region:eu&tag=tier:gold".into()).await,
+        ["eu gold"]
+    );
+    assert!(
+        messages("tag=region:eu&tag=region:us".into())
+            .await
+            .is_empty()
+    );
+    assert!(messages("tag=region:asia".into()).await.is_empty());
+    assert_eq!(
+        messages("q=tImEoUt".into()).await,
+        ["Timeout talking to db"]
+    );
+    // Wildcards are taken literally.
+    assert_eq!(messages("q=0%25".into()).await, ["100% disk"]);
+    assert_eq!(messages("q=a_b".into()).await, ["a_b"]);
+    // Filters combine.
+    assert_eq!(
+        messages(format!("tag=tier:gold&until={}", t(50))).await,
+        ["eu gold"]
+    );
+
+    for (query, field) in [
+        ("level=loud", "level"),
+        ("since=yesterday", "since"),
+        ("until=2026-01-01", "until"),
+        ("tag=region", "tag"),
+        ("tag=:eu", "tag"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("cursor=eyJ4IjoxfQ", "cursor"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=many", "limit"),
+    ] {
+        let (status, body) = app
+            .get_as(&user, &format!("{}?{query}", events_path("filters")))
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+        assert!(body["error"]["message"].is_string());
+    }
+}
+
+fn rich_event() -> Value {
+    json!({
+        "event_id": "4a9f0d4c6c5b4b0f9b1e2d3c4b5a6978",
+        "message": "payment failed",
+        "level": "fatal",
+        "timestamp": "2026-02-03T04:05:06.5Z",
+        "platform": "python",
+        "release": "shop@2.0.1",
+        "environment": "production",
+        "server_name": "web-1",
+        "transaction": "/checkout",
+        "logger": "shop.payments",
+        "tags": { "region": "eu", "customer_tier": "gold" },
+        "user": { "id": "42", "email": "ada@example.com", "username": "ada",
+                  "ip_address": "10.0.0.1", "plan": "pro" },
+        "contexts": { "os": { "name": "Linux", "version": "6.1" },
+                      "runtime": { "name": "CPython", "version": "3.12" } },
+        "exception": { "values": [
+            { "type": "KeyError", "value": "'card'", "module": "builtins" },
+            { "type": "PaymentError", "value": "declined", "module": "shop.payments",
+              "mechanism": { "type": "generic", "handled": false },
+              "stacktrace": { "frames": [
+                { "filename": "shop/main.py", "abs_path": "/srv/shop/main.py",
+                  "function": "run", "module": "shop.main", "lineno": 10, "colno": 5,
+                  "in_app": true, "context_line": "pay()", "pre_context": ["a", "b"],
+                  "post_context": ["c"], "vars": { "amount": 12 } },
+                { "filename": "shop/payments.py", "function": "pay",
+                  "module": "shop.payments", "lineno": 99, "in_app": true }
+              ]}}
+        ]},
+        "breadcrumbs": { "values": [
+            { "timestamp": "2026-02-03T04:05:00Z", "type": "http", "category": "xhr",
+              "message": "GET /cart", "level": "info", "data": { "status": 200 } },
+            { "timestamp": "2026-02-03T04:05:05Z", "category": "ui.click", "message": "pay" }
+        ]},
+        "extra": { "cart_items": 3 },
+        "request": { "url": "https://shop.example.com/checkout" }
+    })
+}
+
+#[actix_web::test]
+async fn the_event_detail_carries_every_interface() {
+    let app = spawn_app().await;
+    let project = app.project("detail").await;
+    let other = app.project("detail-other").await;
+    let user = member(&app, "detail@example.com").await;
+
+    let res = app.post_events(&project.key, &rich_event()).await;
+    assert_eq!(res.status(), 202);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app.post_events(&other.key, &rich_event()).await;
+    let other_id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.settle(project.id, 10).await;
+    app.settle(other.id, 10).await;
+
+    let (status, e) = app
+        .get_as(&user, &format!("{}/{id}", events_path("detail")))
+        .await;
+    assert_eq!(status, 200, "{e}");
+    let sent = rich_event();
+    assert_eq!(e["id"], id);
+    assert_eq!(e["event_id"], "4a9f0d4c-6c5b-4b0f-9b1e-2d3c4b5a6978");
+    assert_eq!(e["project_id"], project.id.to_string());
+    assert!(e["issue_id"].is_string());
+    assert!(e["received_at"].is_string());
+    assert_eq!(
+        e["timestamp"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        "2026-02-03T04:05:06.5Z".parse::<DateTime<Utc>>().unwrap()
+    );
+    for key in [
+        "message",
+        "level",
+        "platform",
+        "release",
+        "environment",
+        "server_name",
+        "transaction",
+        "logger",
+        "tags",
+        "user",
+        "contexts",
+    ] {
+        assert_eq!(e[key], sent[key], "{key}");
+    }
+    assert_eq!(e["exception"], sent["exception"]);
+    assert_eq!(e["breadcrumbs"]["values"].as_array().unwrap().len(), 2);
+    let crumb = &e["breadcrumbs"]["values"][0];
+    assert_eq!(crumb["type"], "http");
+    assert_eq!(crumb["category"], "xhr");
+    assert_eq!(crumb["message"], "GET /cart");
+    assert_eq!(crumb["level"], "info");
+    assert_eq!(crumb["data"], json!({ "status": 200 }));
+    assert_eq!(
+        crumb["timestamp"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        "2026-02-03T04:05:00Z".parse::<DateTime<Utc>>().unwrap()
+    );
+    assert_eq!(e["extra"]["cart_items"], 3);
+    assert_eq!(e["extra"]["request"], sent["request"]);
+
+    // Unknown ids, ids that are no UUIDv7, malformed ids, another project's event: 404.
+    for missing in [
+        Uuid::now_v7().to_string(),
+        "67e55044-10b1-426f-9247-bb680e5fe0c8".into(),
+        "not-a-uuid".into(),
+        other_id.clone(),
+    ] {
+        let (status, body) = app
+            .get_as(&user, &format!("{}/{missing}", events_path("detail")))
+            .await;
+        assert_eq!(status, 404, "{missing}: {body}");
+        assert!(body["error"]["message"].is_string());
+    }
+    let (status, _) = app
+        .get_as(
+            &user,
+            &format!("{}/{other_id}", events_path("detail-other")),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[actix_web::test]
+async fn an_event_received_days_ago_is_found_by_its_id() {
+    let app = spawn_app().await;
+    let project = app.project("old").await;
+    let user = member(&app, "old@example.com").await;
+    let stored = seed(
+        &app,
+        project.id,
+        vec![
+            (ev("old one"), today() - Days::new(4) + Duration::hours(23)),
+            (ev("older"), today() - Days::new(5) + Duration::hours(1)),
+        ],
+    )
+    .await;
+    for e in &stored {
+        let (status, body) = app
+            .get_as(&user, &format!("{}/{}", events_path("old"), e.id))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["message"], e.event.message);
+        assert!(body["exception"].is_null());
+    }
+}
