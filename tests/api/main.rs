@@ -13,6 +13,7 @@ mod migrations;
 mod orgs;
 mod partitions;
 mod projects;
+mod sdk;
 mod sentry;
 mod stats;
 mod writer;

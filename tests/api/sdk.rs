@@ -1,0 +1,267 @@
+//! The official Python `sentry-sdk`, unmodified, against the running server: installed with
+//! pip into a virtualenv under `target/` (once; reused), pointed at the project's DSN.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestUser, spawn_app_with};
+
+/// `target/sdk-venv/bin/python` with sentry-sdk 2.x installed.
+fn python_with_sentry_sdk() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/sdk-venv"));
+        let python = venv.join("bin/python");
+        let ready = Command::new(&python)
+            .args(["-c", "import sentry_sdk"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ready {
+            let made = Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv)
+                .status();
+            assert!(
+                made.is_ok_and(|s| s.success()),
+                "python3 -m venv failed: install Python 3 with venv (apt-get install python3-venv)"
+            );
+            let installed = Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "sentry-sdk>=2,<3",
+                ])
+                .status();
+            assert!(
+                installed.is_ok_and(|s| s.success()),
+                "pip install sentry-sdk failed (PyPI must be reachable)"
+            );
+        }
+        python
+    })
+}
+
+async fn member_view(app: &TestApp, user: &TestUser, path: &str) -> Value {
+    let (status, body) = app.get_as(user, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+#[actix_web::test]
+async fn the_python_sdk_reports_into_mesher() {
+    let app = spawn_app_with(|s| s.http.public_url = "http://127.0.0.1:1".into(), None).await;
+    let owner = app.user("sdk@example.com").await;
+    let (status, _) = app
+        .post_as(
+            &owner,
+            "/api/v1/orgs",
+            serde_json::json!({ "name": "Shop", "slug": "shop" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post_as(
+            &owner,
+            "/api/v1/orgs/shop/projects",
+            serde_json::json!({ "name": "Web", "slug": "web", "platform": "python" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, key) = app
+        .post_as(
+            &owner,
+            "/api/v1/orgs/shop/projects/web/keys",
+            serde_json::json!({ "label": "sdk" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The DSN as Mesher printed it, with this test server's address.
+    let dsn = key["dsn"]
+        .as_str()
+        .unwrap()
+        .replace("127.0.0.1:1", app.address.trim_start_matches("http://"));
+
+    let python = python_with_sentry_sdk().clone();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/python_app.py");
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        Command::new(python).arg(script).arg(dsn).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sdk_ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(sdk_ids.len(), 2);
+
+    // Through the management API: three events (exception, message, logging.error).
+    let base = "/api/v1/orgs/shop/projects/web";
+    let mut events = Value::Null;
+    for _ in 0..100 {
+        events = member_view(&app, &owner, &format!("{base}/events")).await;
+        if events["data"].as_array().is_some_and(|d| d.len() == 3) {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let list = events["data"].as_array().expect("events");
+    assert_eq!(list.len(), 3, "{events}");
+    let exception = list
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("PaymentError"))
+        })
+        .expect("the exception event");
+    let id = exception["id"].as_str().unwrap();
+    let detail = member_view(&app, &owner, &format!("{base}/events/{id}")).await;
+    let text = detail.to_string();
+    let client_id: uuid::Uuid = detail["event_id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        sdk_ids
+            .iter()
+            .any(|i| i.parse::<uuid::Uuid>().ok() == Some(client_id)),
+        "the SDK's event_id is kept: {client_id} not in {sdk_ids:?}"
+    );
+    let values = detail["exception"]["values"]
+        .as_array()
+        .expect("exception values");
+    assert_eq!(values.len(), 2, "the chained ValueError and PaymentError");
+    let frames = values[1]["stacktrace"]["frames"]
+        .as_array()
+        .expect("a stack trace");
+    assert!(
+        frames.iter().any(|f| f["function"] == "checkout"),
+        "{frames:?}"
+    );
+    assert_eq!(detail["release"], "shop@9.9.9");
+    assert_eq!(detail["environment"], "staging");
+    assert_eq!(detail["tags"]["region"], "eu-west");
+    assert_eq!(detail["user"]["email"], "jane@example.com");
+    assert_eq!(detail["contexts"]["cart"]["items"], 3);
+    assert!(text.contains("GET /cart"), "the breadcrumb");
+    assert!(
+        list.iter()
+            .any(|e| e["message"] == "sdk message" && e["level"] == "warning")
+    );
+    assert!(list.iter().any(|e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("order 1234"))
+    }));
+
+    let issues = member_view(&app, &owner, &format!("{base}/issues")).await;
+    let titles: Vec<&str> = issues["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["title"].as_str())
+        .collect();
+    assert!(
+        titles.iter().any(|t| t.starts_with("PaymentError")),
+        "{titles:?}"
+    );
+}
+
+/// The official Rust `sentry` crate (reqwest transport), in its own blocking thread.
+fn report_with_the_rust_sdk(dsn: String) -> Vec<uuid::Uuid> {
+    let mut options = sentry::ClientOptions::default();
+    options.release = Some("api@3.1.0".into());
+    options.environment = Some("production".into());
+    options.attach_stacktrace = true;
+    let guard = sentry::init((dsn, options));
+    assert!(guard.is_enabled(), "the DSN was refused by the SDK");
+    sentry::configure_scope(|scope| {
+        scope.set_tag("service", "billing");
+        scope.set_user(Some(sentry::User {
+            id: Some("7".into()),
+            email: Some("rust@example.com".into()),
+            ..Default::default()
+        }));
+    });
+    sentry::add_breadcrumb(sentry::Breadcrumb {
+        category: Some("db".into()),
+        message: Some("SELECT invoices".into()),
+        ..Default::default()
+    });
+    let error = "twelve".parse::<u32>().unwrap_err();
+    let ids = vec![
+        sentry::capture_error(&error),
+        sentry::capture_message("rust message", sentry::Level::Warning),
+    ];
+    assert!(guard.flush(Some(std::time::Duration::from_secs(10))));
+    ids
+}
+
+#[actix_web::test]
+async fn the_rust_sdk_reports_into_mesher() {
+    let app = crate::helpers::spawn_app().await;
+    let project = app.project("rust-sdk").await;
+    let owner = app.user("rust-owner@example.com").await;
+    {
+        let mut conn = app.db.conn().await;
+        let org = mesher::db::accounts::find_org_by_slug(&mut conn, "test-org")
+            .await
+            .unwrap()
+            .unwrap();
+        mesher::db::accounts::upsert_membership(&mut conn, org.id, owner.id, "member")
+            .await
+            .unwrap();
+    }
+    let dsn = format!(
+        "http://{}@{}/{}",
+        project.key,
+        app.address.trim_start_matches("http://"),
+        project.number
+    );
+    let ids = actix_web::rt::task::spawn_blocking(move || report_with_the_rust_sdk(dsn))
+        .await
+        .unwrap();
+    let s = app.assert_accounted(project.id).await;
+    assert_eq!(s.stored, 2, "{s:?}");
+
+    let base = "/api/v1/orgs/test-org/projects/rust-sdk";
+    let events = member_view(&app, &owner, &format!("{base}/events")).await;
+    let list = events["data"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let error = list
+        .iter()
+        .find(|e| e["level"] == "error")
+        .expect("the error event");
+    let detail = member_view(
+        &app,
+        &owner,
+        &format!("{base}/events/{}", error["id"].as_str().unwrap()),
+    )
+    .await;
+    let client_id: uuid::Uuid = detail["event_id"].as_str().unwrap().parse().unwrap();
+    assert!(ids.contains(&client_id), "{client_id} not in {ids:?}");
+    assert_eq!(detail["release"], "api@3.1.0");
+    assert_eq!(detail["environment"], "production");
+    assert_eq!(detail["tags"]["service"], "billing");
+    assert_eq!(detail["user"]["email"], "rust@example.com");
+    assert!(
+        detail.to_string().contains("SELECT invoices"),
+        "the breadcrumb"
+    );
+    let exception = &detail["exception"]["values"][0];
+    assert_eq!(exception["type"], "ParseIntError");
+    assert!(
+        detail.to_string().contains("\"frames\""),
+        "a stack trace is attached: {detail}"
+    );
+    assert!(
+        list.iter()
+            .any(|e| e["message"] == "rust message" && e["level"] == "warning")
+    );
+}
