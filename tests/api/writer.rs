@@ -159,7 +159,7 @@ async fn keeps_accepting_while_a_flush_is_stuck() {
         );
     }
     assert!(
-        slowest < Duration::from_millis(500),
+        slowest < Duration::from_secs(2),
         "slowest accept {slowest:?}"
     );
     release(lock).await;
