@@ -209,14 +209,18 @@ pub async fn rename_org(
 /// other tables do the rest.
 pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: Uuid) -> QueryResult<()> {
     use super::schema::{events, projects};
+    // As in `projects::delete_project`: the org (and by cascade its projects and issues)
+    // first, then the events, so a batch committed meanwhile leaves nothing behind.
     conn.transaction(async |conn| {
-        let project_ids = projects::table
+        let project_ids: Vec<Uuid> = projects::table
             .filter(projects::org_id.eq(org_id))
-            .select(projects::id);
-        diesel::delete(events::table.filter(events::project_id.eq_any(project_ids)))
-            .execute(conn)
+            .select(projects::id)
+            .load(conn)
             .await?;
         diesel::delete(organizations::table.find(org_id))
+            .execute(conn)
+            .await?;
+        diesel::delete(events::table.filter(events::project_id.eq_any(project_ids)))
             .execute(conn)
             .await
             .map(drop)

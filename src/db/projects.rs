@@ -143,11 +143,14 @@ pub async fn update_project(
 /// (`events` has no foreign keys), then the project (issues, keys and alert rules cascade).
 pub async fn delete_project(conn: &mut AsyncPgConnection, project_id: Uuid) -> QueryResult<()> {
     use super::schema::events;
+    // The project first: its cascade to `issues` waits for a batch being written (the
+    // writer's upsert holds those rows), and any later batch fails on the issues' foreign
+    // key. Then the events, with a fresh snapshot that sees what such a batch committed.
     conn.transaction(async |conn| {
-        diesel::delete(events::table.filter(events::project_id.eq(project_id)))
+        diesel::delete(projects::table.find(project_id))
             .execute(conn)
             .await?;
-        diesel::delete(projects::table.find(project_id))
+        diesel::delete(events::table.filter(events::project_id.eq(project_id)))
             .execute(conn)
             .await
             .map(drop)

@@ -249,3 +249,26 @@ async fn a_missing_partition_is_created_and_the_batch_stored() {
     let stored = stored_ids(&app.db).await;
     assert!(ids.iter().all(|id| stored.contains(id)));
 }
+
+#[actix_web::test]
+async fn a_deleted_project_leaves_no_events_behind() {
+    let app = spawn_app_with(
+        |s| {
+            s.writer.flush_interval_ms = 300;
+            s.writer.max_retries = 1;
+            s.writer.retry_base_ms = 10;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("doomed").await;
+    post_n(&app, &p.key, 3, "late").await;
+    let mut conn = app.db.conn().await;
+    mesher::db::projects::delete_project(&mut conn, p.id)
+        .await
+        .unwrap();
+    let s = app.settle(p.id, 10).await;
+    assert_eq!(s.buffered, 0);
+    assert_eq!(s.accepted, s.stored + s.dropped_flush_failed, "{s:?}");
+    assert_eq!(app.stored_count(p.id).await, 0, "no orphan events");
+}
