@@ -57,8 +57,9 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
-    pool: DbPool,
-    partitions: Addr<PartitionMaintainer>,
+    /// Held so the maintenance actor lives as long as the server (an actor whose last
+    /// address is dropped stops).
+    _partitions: Addr<PartitionMaintainer>,
     registry: WriterRegistry,
 }
 
@@ -149,8 +150,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            pool,
-            partitions,
+            _partitions: partitions,
             registry,
         })
     }
@@ -158,16 +158,6 @@ impl Application {
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// The database pool the server uses.
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
-    }
-
-    /// The partition maintenance job.
-    pub fn partitions(&self) -> Addr<PartitionMaintainer> {
-        self.partitions.clone()
     }
 
     /// The per-project storage writers.

@@ -4,8 +4,13 @@
 use actix_web::http::StatusCode;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
+use crate::AppState;
+use crate::auth::extractors::CurrentUser;
+use crate::db::DbConn;
 use crate::db::accounts::Organization;
 use crate::db::projects::Project;
 use crate::db::schema::{memberships, organizations, projects};
@@ -116,4 +121,29 @@ pub async fn org_with_role(
     let access = OrgAccess::load(conn, user_id, org_slug).await?;
     access.require(needed)?;
     Ok(access)
+}
+
+/// The `{org}` and `{project}` slugs of a project route.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProjectPath {
+    /// Organization slug.
+    pub org: String,
+    /// Project slug.
+    pub project: String,
+}
+
+/// Checks the caller's role in `{org}` and finds `{project}`: 404 for a non-member or an
+/// unknown project, 403 for a member without `needed`. Answers with the connection used.
+pub async fn project_for<'a>(
+    state: &'a AppState,
+    current: &CurrentUser,
+    org: &str,
+    project: &str,
+    needed: Role,
+) -> Result<(DbConn<'a>, Project), ApiError> {
+    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let access = org_with_role(&mut conn, current.id(), org, needed).await?;
+    let project = access.project(&mut conn, project).await?;
+    Ok((conn, project))
 }

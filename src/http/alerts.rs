@@ -11,25 +11,13 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::access::{Role, org_with_role};
+use super::access::{ProjectPath, Role, project_for};
 use super::pagination::{Page, PageParams};
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
-use crate::db::DbConn;
 use crate::db::alerts::{self as db, AlertRule, AlertRuleChanges, NewAlertRule};
-use crate::db::projects::Project;
 use crate::domain::alerts::{self as rules, RuleError};
 use crate::error::ApiError;
-
-/// The `{org}` and `{project}` slugs of a project route.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ProjectPath {
-    /// Organization slug.
-    pub org: String,
-    /// Project slug.
-    pub project: String,
-}
 
 /// The path of one alert rule.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -107,21 +95,6 @@ pub struct AlertRulePatch {
     pub condition: Option<Value>,
     #[schema(value_type = Option<Object>)]
     pub action: Option<Value>,
-}
-
-/// Checks the caller's role in `{org}` and finds `{project}`: 404 for a non-member or an
-/// unknown project, 403 for a member without `needed`. Answers with the connection used.
-pub async fn project_for<'a>(
-    state: &'a AppState,
-    current: &CurrentUser,
-    org: &str,
-    project: &str,
-    needed: Role,
-) -> Result<(DbConn<'a>, Project), ApiError> {
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = org_with_role(&mut conn, current.id(), org, needed).await?;
-    let project = access.project(&mut conn, project).await?;
-    Ok((conn, project))
 }
 
 fn invalid(e: RuleError) -> ApiError {

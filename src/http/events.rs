@@ -17,10 +17,9 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::event_queries::{self, EventFilter, EventRow, EventScope, EventSummary};
-use crate::db::projects::Project;
 use crate::domain::Level;
 use crate::error::ApiError;
-use crate::http::access::{Role, org_with_role};
+use crate::http::access::{Role, project_for};
 use crate::http::pagination::{Page, PageParams};
 
 /// Longest accepted `q`, in characters.
@@ -249,17 +248,6 @@ impl EventListParams {
     }
 }
 
-/// The org's project `project` if the caller is a member of `org`; 404 otherwise.
-pub(crate) async fn member_project(
-    conn: &mut diesel_async::AsyncPgConnection,
-    current: &CurrentUser,
-    org: &str,
-    project: &str,
-) -> Result<Project, ApiError> {
-    let access = org_with_role(conn, current.id(), org, Role::Member).await?;
-    access.project(conn, project).await
-}
-
 /// Answers one page of `scope`'s events for the raw query `pairs`.
 pub(crate) async fn event_page(
     conn: &mut diesel_async::AsyncPgConnection,
@@ -287,8 +275,7 @@ pub async fn list_events(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     event_page(
         &mut conn,
         EventScope::Project(project.id),
@@ -310,8 +297,7 @@ pub async fn get_event(
     path: web::Path<(String, String, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     let event = event_queries::find(&mut conn, project.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such event"))?;

@@ -17,9 +17,9 @@ use crate::auth::extractors::CurrentUser;
 use crate::db::event_queries::EventScope;
 use crate::db::issues::{self, Issue, IssueFilter, IssueSort, IssueStatus, SortKey};
 use crate::error::ApiError;
+use crate::http::access::{Role, project_for};
 use crate::http::events::{
-    EventListParams, EventPage, bad_field, event_page, member_project, page_params, parse_level,
-    parse_q,
+    EventListParams, EventPage, bad_field, event_page, page_params, parse_level, parse_q,
 };
 use crate::http::pagination::Page;
 
@@ -123,8 +123,7 @@ pub async fn list_issues(
     query: web::Query<IssueListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     let p = query.into_inner();
     let given = |v: Option<String>| v.filter(|v| !v.is_empty());
     let filter = IssueFilter {
@@ -173,8 +172,7 @@ pub async fn get_issue(
     path: web::Path<(String, String, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     let issue = issue_of(&mut conn, project.id, id).await?;
     Ok(HttpResponse::Ok().json(IssueOut::from(issue)))
 }
@@ -195,8 +193,7 @@ pub async fn update_issue(
     body: web::Json<IssuePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     let status = parse_status(body.status.as_ref().and_then(Value::as_str))?;
     let issue = issues::set_status(&mut conn, project.id, id, status)
         .await?
@@ -219,8 +216,7 @@ pub async fn list_issue_events(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let project = member_project(&mut conn, &current, &org, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     let issue = issue_of(&mut conn, project.id, id).await?;
     event_page(&mut conn, EventScope::Issue(issue.id), query.into_inner()).await
 }

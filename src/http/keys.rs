@@ -13,7 +13,7 @@ use crate::auth::extractors::CurrentUser;
 use crate::db::projects::{self, ApiKey, NewApiKey};
 use crate::domain::keys;
 use crate::error::ApiError;
-use crate::http::access::{Role, org_with_role};
+use crate::http::access::{Role, project_for};
 use crate::http::orgs::{PageOf, bad_field};
 use crate::http::pagination::{Page, PageParams};
 
@@ -79,9 +79,7 @@ pub async fn list_keys(
     let (org, project) = path.into_inner();
     let limit = page.limit()?;
     let after: Option<Uuid> = page.cursor()?;
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
-    let project = access.project(&mut conn, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     let rows = projects::keys_page(&mut conn, project.id, after, limit).await?;
     let rows = rows.into_iter().map(KeyOut::from).collect();
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |k: &KeyOut| k.id)))
@@ -102,9 +100,7 @@ pub async fn create_key(
     body: web::Json<NewKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
-    let project = access.project(&mut conn, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     let label = body.label.trim();
     if !(1..=200).contains(&label.chars().count()) {
         return Err(bad_field("label", "label must be 1 to 200 characters"));
@@ -141,9 +137,7 @@ pub async fn revoke_key(
     path: web::Path<(String, String, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, key_id) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
-    let project = access.project(&mut conn, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     if projects::revoke_api_key(&mut conn, project.id, key_id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::projects::{self, NewProject, Project, ProjectChanges};
 use crate::error::ApiError;
-use crate::http::access::{OrgAccess, Role, org_with_role};
+use crate::http::access::{OrgAccess, Role, org_with_role, project_for};
 use crate::http::orgs::{PageOf, bad_field, check_name, check_slug, slug_conflict};
 use crate::http::pagination::{Page, PageParams};
 
@@ -146,9 +146,7 @@ pub async fn get_project(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
-    let project = access.project(&mut conn, &project).await?;
+    let (_conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
     Ok(HttpResponse::Ok().json(ProjectOut::from(project)))
 }
 
@@ -167,9 +165,7 @@ pub async fn update_project(
     body: web::Json<ProjectPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
-    let project = access.project(&mut conn, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     let changes = ProjectChanges {
         name: body.name.as_deref().map(check_name).transpose()?,
         platform: match &body.platform {
@@ -193,9 +189,7 @@ pub async fn delete_project(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
-    let project = access.project(&mut conn, &project).await?;
+    let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     projects::delete_project(&mut conn, project.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -96,12 +96,14 @@ fn sentry_key(req: &HttpRequest) -> Option<String> {
         .or_else(|| query_param(req, "sentry_key"))
 }
 
-/// Authenticates and checks that the key belongs to project `{number}`.
-async fn project_for(
+/// The checks both Sentry routes start with: the key, which must belong to project
+/// `{number}`; the content type; the body, read and decoded within the limits.
+async fn authenticated_body(
     req: &HttpRequest,
     state: &AppState,
     number: &str,
-) -> Result<KeyProject, ApiError> {
+    payload: web::Payload,
+) -> Result<(KeyProject, Vec<u8>), ApiError> {
     let project = authenticate(state, sentry_key(req)).await?;
     if number.parse::<i32>().ok() != Some(project.project_number) {
         return Err(ApiError::new(
@@ -110,7 +112,9 @@ async fn project_for(
             "the key does not belong to this project number (check the DSN)",
         ));
     }
-    Ok(project)
+    check_content_type(req, CONTENT_TYPES)?;
+    let body = read_decoded_body(req, payload, state).await?;
+    Ok((project, body))
 }
 
 /// Normalizes one Sentry event payload.
@@ -157,9 +161,7 @@ pub async fn store(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SentryError> {
-    let project = project_for(&req, &state, &path).await?;
-    check_content_type(&req, CONTENT_TYPES)?;
-    let body = read_decoded_body(&req, payload, &state).await?;
+    let (project, body) = authenticated_body(&req, &state, &path, payload).await?;
     let pending = sentry_event(&body, &state).inspect_err(|_| {
         state.registry.count_rejected(project.project_id, 1);
     })?;
@@ -184,9 +186,7 @@ pub async fn envelope(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SentryError> {
-    let project = project_for(&req, &state, &path).await?;
-    check_content_type(&req, CONTENT_TYPES)?;
-    let body = read_decoded_body(&req, payload, &state).await?;
+    let (project, body) = authenticated_body(&req, &state, &path, payload).await?;
     let env = sentry_envelope::parse(&body)
         .map_err(|e| ApiError::bad_request("invalid_envelope", e.to_string()))?;
     let mut events = Vec::new();

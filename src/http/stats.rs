@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::Role;
-use super::alerts::{ProjectPath, project_for};
+use super::access::{ProjectPath, project_for};
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db;

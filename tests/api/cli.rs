@@ -9,10 +9,6 @@ use mesher::db::schema::{api_keys, memberships, users};
 
 use crate::helpers::{ServerProcess, TestDb, mesher_command};
 
-fn mesher(db: &TestDb) -> Command {
-    mesher_command(db)
-}
-
 fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("mesher runs");
     assert!(
@@ -31,9 +27,9 @@ fn stdout(out: &Output) -> String {
 #[actix_web::test]
 async fn migrate_applies_everything_then_nothing() {
     let db = TestDb::empty().await;
-    let first = stdout(&run(mesher(&db).arg("migrate")));
+    let first = stdout(&run(mesher_command(&db).arg("migrate")));
     assert_eq!(first.matches("applied migration").count(), 3, "{first}");
-    let second = stdout(&run(mesher(&db).arg("migrate")));
+    let second = stdout(&run(mesher_command(&db).arg("migrate")));
     assert!(second.contains("database is up to date"), "{second}");
 }
 
@@ -41,9 +37,9 @@ async fn migrate_applies_everything_then_nothing() {
 async fn demo_is_idempotent_and_prints_a_fresh_working_key() {
     let db = TestDb::migrated().await;
     let a: serde_json::Value =
-        serde_json::from_slice(&run(mesher(&db).args(["demo", "--json"])).stdout).unwrap();
+        serde_json::from_slice(&run(mesher_command(&db).args(["demo", "--json"])).stdout).unwrap();
     let b: serde_json::Value =
-        serde_json::from_slice(&run(mesher(&db).args(["demo", "--json"])).stdout).unwrap();
+        serde_json::from_slice(&run(mesher_command(&db).args(["demo", "--json"])).stdout).unwrap();
     for field in ["email", "password", "org", "project", "key", "dsn", "url"] {
         assert!(a[field].is_string(), "{field} missing in {a}");
     }
@@ -80,7 +76,7 @@ async fn demo_is_idempotent_and_prints_a_fresh_working_key() {
 #[actix_web::test]
 async fn user_create_reads_the_password_from_stdin() {
     let db = TestDb::migrated().await;
-    let mut child = mesher(&db)
+    let mut child = mesher_command(&db)
         .args([
             "user",
             "create",
@@ -125,7 +121,7 @@ async fn user_create_reads_the_password_from_stdin() {
     assert_eq!(role, "owner");
 
     // A second user with the same email (any case) is refused.
-    let again = mesher(&db)
+    let again = mesher_command(&db)
         .args(["user", "create", "--email", "admin@example.com"])
         .stdin(Stdio::null())
         .output()
@@ -136,7 +132,7 @@ async fn user_create_reads_the_password_from_stdin() {
 #[actix_web::test]
 async fn an_invalid_bind_address_fails_naming_the_key() {
     let db = TestDb::migrated().await;
-    let out = mesher(&db)
+    let out = mesher_command(&db)
         .env("MESHER__HTTP__BIND", "not-an-address")
         .arg("serve")
         .output()
@@ -157,10 +153,10 @@ async fn serve_migrates_comes_up_ready_and_stops_on_sigterm() {
 #[actix_web::test]
 async fn partitions_commands_ensure_and_prune() {
     let db = TestDb::migrated().await;
-    let out = stdout(&run(mesher(&db).args(["partitions", "ensure"])));
+    let out = stdout(&run(mesher_command(&db).args(["partitions", "ensure"])));
     assert!(out.contains("created 9 partition(s)"), "{out}");
-    let out = stdout(&run(mesher(&db).args(["partitions", "ensure"])));
+    let out = stdout(&run(mesher_command(&db).args(["partitions", "ensure"])));
     assert!(out.contains("created 0 partition(s)"), "{out}");
-    let out = stdout(&run(mesher(&db).args(["partitions", "prune"])));
+    let out = stdout(&run(mesher_command(&db).args(["partitions", "prune"])));
     assert!(out.contains("dropped 0 partition(s)"), "{out}");
 }
