@@ -2,13 +2,13 @@
 
 use std::io::BufRead;
 
+use crate::domain::{KeyId, OrgId, ProjectId, Role, UserId};
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::Application;
 use crate::auth::password;
@@ -189,7 +189,7 @@ pub async fn create_user(
     let user = accounts::create_user(
         &mut conn,
         &accounts::NewUser {
-            id: Uuid::now_v7(),
+            id: UserId::new(),
             email: &email,
             password_hash: &hash,
             name,
@@ -198,7 +198,7 @@ pub async fn create_user(
     .await?;
     if let Some(slug) = org {
         let org = find_or_create_org(&mut conn, slug, slug).await?;
-        accounts::upsert_membership(&mut conn, org.id, user.id, "owner").await?;
+        accounts::upsert_membership(&mut conn, org.id, user.id, Role::Owner).await?;
     }
     Ok(user)
 }
@@ -212,7 +212,7 @@ async fn find_or_create_org(
         return Ok(org);
     }
     let new = accounts::NewOrganization {
-        id: Uuid::now_v7(),
+        id: OrgId::new(),
         slug,
         name,
     };
@@ -281,7 +281,7 @@ pub async fn demo(settings: &Settings) -> anyhow::Result<Demo> {
                 }
                 None => {
                     let new = accounts::NewUser {
-                        id: Uuid::now_v7(),
+                        id: UserId::new(),
                         email: DEMO_EMAIL,
                         password_hash: &hash,
                         name: "Demo User",
@@ -290,12 +290,12 @@ pub async fn demo(settings: &Settings) -> anyhow::Result<Demo> {
                 }
             };
             let org = find_or_create_org(conn, DEMO_ORG, "Demo Organization").await?;
-            accounts::upsert_membership(conn, org.id, user.id, "owner").await?;
+            accounts::upsert_membership(conn, org.id, user.id, Role::Owner).await?;
             let project = match projects::find_project(conn, org.id, DEMO_PROJECT).await? {
                 Some(p) => p,
                 None => {
                     let new = projects::NewProject {
-                        id: Uuid::now_v7(),
+                        id: ProjectId::new(),
                         org_id: org.id,
                         slug: DEMO_PROJECT,
                         name: "Demo App",
@@ -305,7 +305,7 @@ pub async fn demo(settings: &Settings) -> anyhow::Result<Demo> {
                 }
             };
             let new_key = projects::NewApiKey {
-                id: Uuid::now_v7(),
+                id: KeyId::new(),
                 project_id: project.id,
                 label: &format!("demo {}", Utc::now().format("%Y-%m-%d %H:%M:%S")),
                 prefix: &keys::display_prefix(&key),

@@ -1,8 +1,11 @@
 //! `ApiError`: the one place where errors become HTTP responses.
 //!
-//! Every error body has the shape `{"error":{"code":"…","message":"…","field":"…"}}`. A 4xx
-//! says exactly what was wrong; a 5xx says only that something failed on our side, and the
-//! cause goes to the log (at error level), never to the client.
+//! Every error body has the shape `{"error":{"code":"…","message":"…","field":"…"}}`
+//! ([`ErrorBody`], declared once for the OpenAPI document), with a code from the one list
+//! [`ErrorCode`]. A 4xx says exactly what was wrong; a 5xx says only that something failed
+//! on our side, and the cause goes to the log (at error level), never to the client.
+//! Database and pool errors convert with `?`: an unreachable database is a 503 with
+//! `Retry-After`, a missing row a 404, anything else a 500.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
@@ -10,12 +13,13 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::db::DbError;
+pub use crate::domain::ErrorCode;
 
 /// An error on its way to becoming an HTTP response.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
@@ -23,22 +27,26 @@ pub struct ApiError {
     pub source: Option<anyhow::Error>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: &'a str,
+/// What went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// A sentence for people.
+    pub message: String,
+    /// The request field at fault, when there is one (e.g. `exception.values[0].type`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<String>,
 }
 
 impl ApiError {
     /// An error with this status, machine-readable code and human message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -56,7 +64,7 @@ impl ApiError {
     }
 
     /// Replaces the machine-readable code.
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = code;
         self
     }
@@ -67,19 +75,51 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    /// A 400 with this code.
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// A 400 `invalid_field` naming `field`.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::bad_request(ErrorCode::InvalidField, message).with_field(field)
+    }
+
+    /// A 401 with this code.
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// A 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
+    /// A 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+    }
+
+    /// A 409 with this code.
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// A 413 with this code.
+    pub fn too_large(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
+    }
+
+    /// A 415 with this code.
+    pub fn unsupported(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, code, message)
     }
 
     /// A 503: a dependency (the database) is unavailable; worth retrying.
     pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the service is temporarily unavailable, retry later",
         );
         e.source = Some(cause.into());
@@ -90,11 +130,22 @@ impl ApiError {
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal server error",
         );
         e.source = Some(cause.into());
         e
+    }
+
+    /// The body this error is answered with.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+                field: self.field.clone(),
+            },
+        }
     }
 }
 
@@ -129,13 +180,7 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             response.insert_header((RETRY_AFTER, HeaderValue::from(secs)));
         }
-        response.json(Body {
-            error: Detail {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
-            },
-        })
+        response.json(self.body())
     }
 }
 
@@ -155,6 +200,41 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// A refused event (`too_many_events` is a 413, the rest 400s naming the field).
+impl From<crate::domain::EventError> for ApiError {
+    fn from(e: crate::domain::EventError) -> Self {
+        let status = match e.code {
+            ErrorCode::TooManyEvents => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let err = Self::new(status, e.code, e.message);
+        match e.field {
+            Some(field) => err.with_field(field),
+            None => err,
+        }
+    }
+}
+
+/// A refused alert rule body: 400 naming the field (none for the body itself).
+impl From<crate::domain::alerts::RuleError> for ApiError {
+    fn from(e: crate::domain::alerts::RuleError) -> Self {
+        let err = Self::bad_request(e.code, e.message);
+        if e.field.is_empty() {
+            err
+        } else {
+            err.with_field(e.field)
+        }
+    }
+}
+
+/// No pooled connection could be had in time: 503, so handlers write
+/// `state.pool.get().await?`.
+impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for ApiError {
+    fn from(e: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
+        Self::unavailable(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,8 +247,7 @@ mod tests {
 
     #[actix_web::test]
     async fn client_error_names_the_field() {
-        let e = ApiError::bad_request("invalid_field", "level is unknown").with_field("level");
-        let body = body_of(e).await;
+        let body = body_of(ApiError::invalid_field("level", "level is unknown")).await;
         assert_eq!(body["error"]["code"], "invalid_field");
         assert_eq!(body["error"]["field"], "level");
     }
@@ -182,8 +261,14 @@ mod tests {
     }
 
     #[test]
-    fn not_found_query_is_404() {
+    fn not_found_query_is_404_and_pool_timeout_is_503() {
         let e: ApiError = diesel::result::Error::NotFound.into();
         assert_eq!(e.status, StatusCode::NOT_FOUND);
+        let e: ApiError =
+            bb8::RunError::<diesel_async::pooled_connection::PoolError>::TimedOut.into();
+        assert_eq!(
+            (e.status, e.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, Some(1))
+        );
     }
 }

@@ -16,6 +16,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use super::session::{self, Rejection};
 use crate::AppState;
 use crate::db::accounts::User;
+use crate::domain::{ErrorCode, SessionId, TokenId, UserId};
 use crate::error::ApiError;
 
 /// Name of the session cookie.
@@ -24,8 +25,8 @@ pub const SESSION_COOKIE: &str = "mesher_session";
 /// How the request authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
-    Session(uuid::Uuid),
-    Token(uuid::Uuid),
+    Session(SessionId),
+    Token(TokenId),
 }
 
 /// The authenticated user.
@@ -36,21 +37,17 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    pub fn id(&self) -> uuid::Uuid {
+    pub fn id(&self) -> UserId {
         self.user.id
     }
 
     /// The session this request came with, if it came with one.
-    pub fn session_id(&self) -> Option<uuid::Uuid> {
+    pub fn session_id(&self) -> Option<SessionId> {
         match self.credential {
             Credential::Session(id) => Some(id),
             Credential::Token(_) => None,
         }
     }
-}
-
-fn unauthenticated(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
 impl FromRequest for CurrentUser {
@@ -71,22 +68,22 @@ impl FromRequest for CurrentUser {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(|t| t.trim().to_owned());
-            let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+            let mut conn = state.pool.get().await?;
             if let Some(token) = bearer {
                 return match session::resolve_token(&mut conn, now, &token).await? {
                     Some((user, id)) => Ok(CurrentUser {
                         user,
                         credential: Credential::Token(id),
                     }),
-                    None => Err(unauthenticated(
-                        "invalid_token",
+                    None => Err(ApiError::unauthorized(
+                        ErrorCode::InvalidToken,
                         "unknown or revoked user token",
                     )),
                 };
             }
             let Some(cookie) = req.cookie(SESSION_COOKIE) else {
-                return Err(unauthenticated(
-                    "unauthenticated",
+                return Err(ApiError::unauthorized(
+                    ErrorCode::Unauthenticated,
                     "log in (session cookie) or send Authorization: Bearer mshu_…",
                 ));
             };
@@ -97,12 +94,12 @@ impl FromRequest for CurrentUser {
                     user,
                     credential: Credential::Session(id),
                 }),
-                Err(Rejection::Expired) => Err(unauthenticated(
-                    "session_expired",
+                Err(Rejection::Expired) => Err(ApiError::unauthorized(
+                    ErrorCode::SessionExpired,
                     "the session has expired; log in again",
                 )),
-                Err(Rejection::Unknown) => Err(unauthenticated(
-                    "unauthenticated",
+                Err(Rejection::Unknown) => Err(ApiError::unauthorized(
+                    ErrorCode::Unauthenticated,
                     "the session is not valid; log in again",
                 )),
             }
@@ -137,7 +134,7 @@ pub fn check_csrf(req: &HttpRequest, public_url: &str) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let forbidden = |message: &str| ApiError::new(StatusCode::FORBIDDEN, "csrf", message);
+    let forbidden = |message: &str| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Csrf, message);
     let header = |name: header::HeaderName| {
         req.headers()
             .get(name)

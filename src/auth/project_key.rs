@@ -10,23 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use moka::future::Cache;
-use uuid::Uuid;
 
-use crate::db::schema::{api_keys, projects};
+use crate::db::projects;
+pub use crate::db::projects::KeyProject;
 use crate::db::{DbError, DbPool};
 use crate::domain::keys;
-
-/// The project a valid key belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyProject {
-    pub key_id: Uuid,
-    pub project_id: Uuid,
-    /// The project's number in Sentry DSNs.
-    pub project_number: i32,
-}
 
 /// Why a key was refused.
 #[derive(Debug, thiserror::Error)]
@@ -74,34 +63,20 @@ impl KeyCache {
 
 async fn lookup(pool: DbPool, hash: String) -> Result<Option<KeyProject>, DbError> {
     let mut conn = pool.get().await?;
-    let found: Option<(Uuid, Uuid, i32)> = api_keys::table
-        .inner_join(projects::table)
-        .filter(api_keys::key_hash.eq(&hash))
-        .filter(api_keys::revoked_at.is_null())
-        .select((api_keys::id, projects::id, projects::number))
-        .first(&mut conn)
-        .await
-        .optional()?;
+    let found = projects::find_live_key(&mut conn, &hash).await?;
     drop(conn);
-    let Some((key_id, project_id, project_number)) = found else {
+    let Some(found) = found else {
         return Ok(None);
     };
     actix_rt::spawn(async move {
         let touched = async {
             let mut conn = pool.get().await?;
-            diesel::update(api_keys::table.find(key_id))
-                .set(api_keys::last_used_at.eq(diesel::dsl::now))
-                .execute(&mut conn)
-                .await?;
+            projects::touch_key(&mut conn, found.key_id).await?;
             Ok::<_, DbError>(())
         };
         if let Err(e) = touched.await {
-            tracing::warn!(%key_id, error = %e, "could not record key use");
+            tracing::warn!(key_id = %found.key_id, error = %e, "could not record key use");
         }
     });
-    Ok(Some(KeyProject {
-        key_id,
-        project_id,
-        project_number,
-    }))
+    Ok(Some(found))
 }

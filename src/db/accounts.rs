@@ -1,17 +1,16 @@
 //! Users, organizations and memberships.
 
+use super::schema::{memberships, organizations, users};
+use crate::domain::{MembershipId, OrgId, Role, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
-
-use super::schema::{memberships, organizations, users};
 
 /// A row of `users`.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     pub name: String,
@@ -23,7 +22,7 @@ pub struct User {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub name: &'a str,
@@ -33,7 +32,7 @@ pub struct NewUser<'a> {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    pub id: Uuid,
+    pub id: OrgId,
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -44,7 +43,7 @@ pub struct Organization {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = organizations)]
 pub struct NewOrganization<'a> {
-    pub id: Uuid,
+    pub id: OrgId,
     pub slug: &'a str,
     pub name: &'a str,
 }
@@ -79,7 +78,7 @@ pub async fn create_user(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> Que
 /// Replaces a user's password hash.
 pub async fn set_password_hash(
     conn: &mut AsyncPgConnection,
-    user_id: Uuid,
+    user_id: UserId,
     hash: &str,
 ) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
@@ -120,13 +119,13 @@ pub async fn create_org(
 /// Makes `user_id` a member of `org_id` with `role`, or changes the role of an existing member.
 pub async fn upsert_membership(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
-    user_id: Uuid,
-    role: &str,
+    org_id: OrgId,
+    user_id: UserId,
+    role: Role,
 ) -> QueryResult<()> {
     diesel::insert_into(memberships::table)
         .values((
-            memberships::id.eq(Uuid::now_v7()),
+            memberships::id.eq(MembershipId::new()),
             memberships::org_id.eq(org_id),
             memberships::user_id.eq(user_id),
             memberships::role.eq(role),
@@ -142,8 +141,8 @@ pub async fn upsert_membership(
 /// The user's organizations with their role in each, by slug.
 pub async fn memberships_of(
     conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-) -> QueryResult<Vec<(Organization, String)>> {
+    user_id: UserId,
+) -> QueryResult<Vec<(Organization, Role)>> {
     memberships::table
         .inner_join(organizations::table)
         .filter(memberships::user_id.eq(user_id))
@@ -153,15 +152,31 @@ pub async fn memberships_of(
         .await
 }
 
+/// The organization with this slug and the user's role in it, if the user is a member.
+pub async fn org_membership(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    slug: &str,
+) -> QueryResult<Option<(Organization, Role)>> {
+    organizations::table
+        .inner_join(memberships::table)
+        .filter(organizations::slug.eq(slug))
+        .filter(memberships::user_id.eq(user_id))
+        .select((Organization::as_select(), memberships::role))
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Inserts an organization and makes `owner_id` its owner, in one transaction.
 pub async fn create_org_with_owner(
     conn: &mut AsyncPgConnection,
     new: &NewOrganization<'_>,
-    owner_id: Uuid,
+    owner_id: UserId,
 ) -> QueryResult<Organization> {
     conn.transaction(async |conn| {
         let org = create_org(conn, new).await?;
-        upsert_membership(conn, org.id, owner_id, "owner").await?;
+        upsert_membership(conn, org.id, owner_id, Role::Owner).await?;
         Ok(org)
     })
     .await
@@ -171,10 +186,10 @@ pub async fn create_org_with_owner(
 /// `limit + 1` rows after the slug `after` (the extra row says there is more).
 pub async fn orgs_page(
     conn: &mut AsyncPgConnection,
-    user_id: Uuid,
+    user_id: UserId,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<(Organization, String)>> {
+) -> QueryResult<Vec<(Organization, Role)>> {
     let mut query = memberships::table
         .inner_join(organizations::table)
         .filter(memberships::user_id.eq(user_id))
@@ -191,7 +206,7 @@ pub async fn orgs_page(
 /// Renames an organization.
 pub async fn rename_org(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
+    org_id: OrgId,
     name: &str,
 ) -> QueryResult<Organization> {
     diesel::update(organizations::table.find(org_id))
@@ -207,12 +222,13 @@ pub async fn rename_org(
 /// Deletes an organization with everything under it, in one transaction. `events` has no
 /// foreign keys, so its projects' events are deleted explicitly first; the cascades of the
 /// other tables do the rest.
-pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: Uuid) -> QueryResult<()> {
+pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: OrgId) -> QueryResult<()> {
     use super::schema::{events, projects};
+    use crate::domain::ProjectId;
     // As in `projects::delete_project`: the org (and by cascade its projects and issues)
     // first, then the events, so a batch committed meanwhile leaves nothing behind.
     conn.transaction(async |conn| {
-        let project_ids: Vec<Uuid> = projects::table
+        let project_ids: Vec<ProjectId> = projects::table
             .filter(projects::org_id.eq(org_id))
             .select(projects::id)
             .load(conn)
@@ -231,11 +247,10 @@ pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: Uuid) -> QueryResu
 /// A member of an organization: the user and their role.
 #[derive(Debug, Clone, Queryable, serde::Serialize, utoipa::ToSchema)]
 pub struct Member {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub email: String,
     pub name: String,
-    /// `owner`, `admin` or `member`.
-    pub role: String,
+    pub role: Role,
     pub joined_at: DateTime<Utc>,
 }
 
@@ -260,7 +275,7 @@ const MEMBER_COLUMNS: MemberColumns = (
 /// `after` (the extra row says there is more).
 pub async fn members_page(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
+    org_id: OrgId,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<Member>> {
@@ -288,16 +303,16 @@ pub enum AddMember {
 /// Adds the existing user with this email to the organization with `role`.
 pub async fn add_member(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
+    org_id: OrgId,
     email: &str,
-    role: &str,
+    role: Role,
 ) -> QueryResult<AddMember> {
     let Some(user) = find_user_by_email(conn, email).await? else {
         return Ok(AddMember::NoSuchUser);
     };
     let joined_at: Option<DateTime<Utc>> = diesel::insert_into(memberships::table)
         .values((
-            memberships::id.eq(Uuid::now_v7()),
+            memberships::id.eq(MembershipId::new()),
             memberships::org_id.eq(org_id),
             memberships::user_id.eq(user.id),
             memberships::role.eq(role),
@@ -313,7 +328,7 @@ pub async fn add_member(
             user_id: user.id,
             email: user.email,
             name: user.name,
-            role: role.to_owned(),
+            role,
             joined_at,
         }),
         None => AddMember::AlreadyMember,
@@ -325,9 +340,9 @@ pub async fn add_member(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedRoles {
     /// The role of the user making the change (`None`: no longer a member).
-    pub actor: Option<String>,
+    pub actor: Option<Role>,
     /// The role of the member changed (`None`: not a member).
-    pub target: Option<String>,
+    pub target: Option<Role>,
     /// How many owners the organization has.
     pub owners: usize,
 }
@@ -338,15 +353,15 @@ pub struct LockedRoles {
 /// owners cannot both pass.
 async fn lock_roles(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
-    actor_id: Uuid,
-    target_id: Uuid,
+    org_id: OrgId,
+    actor_id: UserId,
+    target_id: UserId,
 ) -> QueryResult<LockedRoles> {
-    let rows: Vec<(Uuid, String)> = memberships::table
+    let rows: Vec<(UserId, Role)> = memberships::table
         .filter(memberships::org_id.eq(org_id))
         .filter(
             memberships::role
-                .eq("owner")
+                .eq(Role::Owner)
                 .or(memberships::user_id.eq_any([actor_id, target_id])),
         )
         .order(memberships::id.asc())
@@ -354,15 +369,15 @@ async fn lock_roles(
         .for_update()
         .load(conn)
         .await?;
-    let role_of = |id: Uuid| {
+    let role_of = |id: UserId| {
         rows.iter()
             .find(|(user, _)| *user == id)
-            .map(|(_, role)| role.clone())
+            .map(|(_, role)| *role)
     };
     Ok(LockedRoles {
         actor: role_of(actor_id),
         target: role_of(target_id),
-        owners: rows.iter().filter(|(_, role)| role == "owner").count(),
+        owners: rows.iter().filter(|(_, role)| *role == Role::Owner).count(),
     })
 }
 
@@ -370,10 +385,10 @@ async fn lock_roles(
 /// sees the locked roles first and may refuse (rolling back).
 pub async fn set_member_role<E>(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
-    actor_id: Uuid,
-    user_id: Uuid,
-    role: &str,
+    org_id: OrgId,
+    actor_id: UserId,
+    user_id: UserId,
+    role: Role,
     decide: impl FnOnce(&LockedRoles) -> Result<(), E> + Send,
 ) -> Result<Member, E>
 where
@@ -404,9 +419,9 @@ where
 /// locked roles first and may refuse (rolling back).
 pub async fn remove_member<E>(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
-    actor_id: Uuid,
-    user_id: Uuid,
+    org_id: OrgId,
+    actor_id: UserId,
+    user_id: UserId,
     decide: impl FnOnce(&LockedRoles) -> Result<(), E> + Send,
 ) -> Result<(), E>
 where

@@ -3,21 +3,20 @@
 //! Every rule query is scoped by `project_id` as well as the rule id, so a rule of another
 //! project is never found through this one.
 
+use super::schema::alert_rules;
+use crate::domain::{ProjectId, RuleId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
-use uuid::Uuid;
-
-use super::schema::alert_rules;
 
 /// A row of `alert_rules`. `condition` and `action` hold the JSON of
 /// [`crate::domain::alerts::Condition`] and [`crate::domain::alerts::Action`].
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = alert_rules)]
 pub struct AlertRule {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: RuleId,
+    pub project_id: ProjectId,
     pub name: String,
     pub enabled: bool,
     pub condition: Value,
@@ -30,8 +29,8 @@ pub struct AlertRule {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = alert_rules)]
 pub struct NewAlertRule<'a> {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: RuleId,
+    pub project_id: ProjectId,
     pub name: &'a str,
     pub enabled: bool,
     pub condition: Value,
@@ -53,8 +52,8 @@ pub struct AlertRuleChanges<'a> {
 /// Up to `limit` rules of the project after the rule `after`, by id (creation order).
 pub async fn list_rules(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    after: Option<Uuid>,
+    project_id: ProjectId,
+    after: Option<RuleId>,
     limit: i64,
 ) -> QueryResult<Vec<AlertRule>> {
     let mut query = alert_rules::table
@@ -84,8 +83,8 @@ pub async fn create_rule(
 /// The project's rule with this id, if any.
 pub async fn find_rule(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    rule_id: Uuid,
+    project_id: ProjectId,
+    rule_id: RuleId,
 ) -> QueryResult<Option<AlertRule>> {
     alert_rules::table
         .filter(alert_rules::project_id.eq(project_id))
@@ -100,8 +99,8 @@ pub async fn find_rule(
 /// such rule.
 pub async fn update_rule(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    rule_id: Uuid,
+    project_id: ProjectId,
+    rule_id: RuleId,
     changes: &AlertRuleChanges<'_>,
     updated_at: DateTime<Utc>,
 ) -> QueryResult<Option<AlertRule>> {
@@ -120,8 +119,8 @@ pub async fn update_rule(
 /// Deletes the project's rule; false when there was no such rule.
 pub async fn delete_rule(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    rule_id: Uuid,
+    project_id: ProjectId,
+    rule_id: RuleId,
 ) -> QueryResult<bool> {
     diesel::delete(
         alert_rules::table

@@ -15,21 +15,21 @@ use uuid::Uuid;
 
 use super::issues::contains_pattern;
 use super::schema::events;
-use crate::domain::Level;
+use crate::domain::{EventId, IssueId, Level, ProjectId};
 
 /// An event as the lists show it: the scalars and the tags, not the interfaces.
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = events)]
 pub struct EventSummary {
     /// Mesher's id (UUIDv7, assigned at receive time).
-    pub id: Uuid,
+    pub id: EventId,
     /// The client's own id, when it sent one.
     pub event_id: Option<Uuid>,
-    pub issue_id: Uuid,
+    pub issue_id: IssueId,
     pub received_at: DateTime<Utc>,
     /// The event's own time, as the client reported it.
     pub timestamp: DateTime<Utc>,
-    pub level: String,
+    pub level: Level,
     pub message: String,
     pub environment: Option<String>,
     pub release: Option<String>,
@@ -42,13 +42,13 @@ pub struct EventSummary {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
-    pub id: Uuid,
+    pub id: EventId,
     pub received_at: DateTime<Utc>,
-    pub project_id: Uuid,
-    pub issue_id: Uuid,
+    pub project_id: ProjectId,
+    pub issue_id: IssueId,
     pub event_id: Option<Uuid>,
     pub timestamp: DateTime<Utc>,
-    pub level: String,
+    pub level: Level,
     pub message: String,
     pub platform: Option<String>,
     pub release: Option<String>,
@@ -67,8 +67,8 @@ pub struct EventRow {
 /// Whose events a list shows.
 #[derive(Debug, Clone, Copy)]
 pub enum EventScope {
-    Project(Uuid),
-    Issue(Uuid),
+    Project(ProjectId),
+    Issue(IssueId),
 }
 
 /// Filters of the event lists; `None` (or no tags) means "any". All must hold.
@@ -93,7 +93,7 @@ pub async fn list(
     conn: &mut AsyncPgConnection,
     scope: EventScope,
     filter: &EventFilter,
-    after: Option<(DateTime<Utc>, Uuid)>,
+    after: Option<(DateTime<Utc>, EventId)>,
     limit: i64,
 ) -> QueryResult<Vec<EventSummary>> {
     let mut query = events::table.select(EventSummary::as_select()).into_boxed();
@@ -114,12 +114,12 @@ pub async fn list(
             sql::<Bool>("(events.received_at, events.id) < (")
                 .bind::<Timestamptz, _>(received_at)
                 .sql(", ")
-                .bind::<SqlUuid, _>(id)
+                .bind::<SqlUuid, _>(id.uuid())
                 .sql(")"),
         );
     }
     if let Some(level) = filter.level {
-        query = query.filter(events::level.eq(level.as_str()));
+        query = query.filter(events::level.eq(level));
     }
     if let Some(environment) = &filter.environment {
         query = query.filter(events::environment.eq(environment.clone()));
@@ -148,7 +148,8 @@ pub async fn list(
 const ID_TIME_SLACK: Duration = Duration::days(1);
 
 /// The time a UUIDv7 carries (unix milliseconds); `None` for any other id.
-pub fn v7_time(id: Uuid) -> Option<DateTime<Utc>> {
+pub fn v7_time(id: EventId) -> Option<DateTime<Utc>> {
+    let id = id.uuid();
     if id.get_version_num() != 7 {
         return None;
     }
@@ -160,8 +161,8 @@ pub fn v7_time(id: Uuid) -> Option<DateTime<Utc>> {
 /// `received_at`, so only the partitions around it are searched.
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    id: Uuid,
+    project_id: ProjectId,
+    id: EventId,
 ) -> QueryResult<Option<EventRow>> {
     let Some(t) = v7_time(id) else {
         return Ok(None);
@@ -188,9 +189,9 @@ mod tests {
             t.timestamp() as u64,
             t.timestamp_subsec_nanos(),
         );
-        assert_eq!(v7_time(Uuid::new_v7(ts)), Some(t));
+        assert_eq!(v7_time(EventId(Uuid::new_v7(ts))), Some(t));
         let v4: Uuid = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap();
-        assert_eq!(v7_time(v4), None);
-        assert_eq!(v7_time(Uuid::nil()), None);
+        assert_eq!(v7_time(EventId(v4)), None);
+        assert_eq!(v7_time(EventId(Uuid::nil())), None);
     }
 }

@@ -16,8 +16,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::DbError;
-use crate::domain::Level;
-use crate::ingest::PendingEvent;
+use crate::domain::{EventId, IssueId, Level, PendingEvent, ProjectId};
 
 /// One issue's share of a batch.
 struct IssueAgg<'a> {
@@ -57,7 +56,7 @@ fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
 #[derive(diesel::QueryableByName)]
 struct UpsertedIssue {
     #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
+    id: IssueId,
     #[diesel(sql_type = Text)]
     fingerprint_hash: String,
 }
@@ -105,7 +104,7 @@ fn json<T: serde::Serialize>(value: &T) -> Value {
 /// Returns how many events were inserted.
 pub async fn write_batch(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
+    project_id: ProjectId,
     batch: &[PendingEvent],
 ) -> Result<usize, DbError> {
     if batch.is_empty() {
@@ -127,7 +126,7 @@ pub async fn write_batch(
         Vec::with_capacity(n),
     );
     for (hash, agg) in &issues {
-        ids.push(Uuid::now_v7());
+        ids.push(IssueId::new());
         hashes.push(*hash);
         fps.push(json(&agg.components));
         titles.push(agg.title);
@@ -158,11 +157,11 @@ pub async fn write_batch(
             .bind::<Array<BigInt>, _>(&counts)
             .load(conn)
             .await?;
-        let issue_of: HashMap<&str, Uuid> = upserted
+        let issue_of: HashMap<&str, IssueId> = upserted
             .iter()
             .map(|u| (u.fingerprint_hash.as_str(), u.id))
             .collect();
-        let issue_ids: Vec<Uuid> = batch
+        let issue_ids: Vec<IssueId> = batch
             .iter()
             .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
             .collect::<Option<_>>()
@@ -198,7 +197,7 @@ pub async fn write_batch(
 /// The batch as one array per `events` column.
 #[derive(Default)]
 struct EventColumns<'a> {
-    id: Vec<Uuid>,
+    id: Vec<EventId>,
     received_at: Vec<DateTime<Utc>>,
     event_id: Vec<Option<Uuid>>,
     timestamp: Vec<DateTime<Utc>>,

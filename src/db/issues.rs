@@ -4,22 +4,21 @@
 //! order of `issues_project_{last_seen,first_seen,times_seen}_idx`: a page is a range scan
 //! of the index from the cursor on, however deep the page.
 
+use super::schema::issues;
+pub use crate::domain::IssueStatus;
+use crate::domain::{IssueId, Level, ProjectId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
-
-use super::schema::issues;
-use crate::domain::Level;
 
 /// A row of `issues`.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = issues)]
 pub struct Issue {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: IssueId,
+    pub project_id: ProjectId,
     /// SHA-256 hex of the fingerprint components.
     pub fingerprint_hash: String,
     /// The readable fingerprint components the issue groups by.
@@ -27,43 +26,13 @@ pub struct Issue {
     pub title: String,
     pub culprit: Option<String>,
     /// The most severe level seen.
-    pub level: String,
-    /// `unresolved`, `resolved` or `ignored`.
-    pub status: String,
+    pub level: Level,
+    pub status: IssueStatus,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub times_seen: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// An issue's triage status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IssueStatus {
-    Unresolved,
-    Resolved,
-    Ignored,
-}
-
-impl IssueStatus {
-    /// The status named `s` (exact, lowercase), if any.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "unresolved" => Some(Self::Unresolved),
-            "resolved" => Some(Self::Resolved),
-            "ignored" => Some(Self::Ignored),
-            _ => None,
-        }
-    }
-
-    /// The name as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unresolved => "unresolved",
-            Self::Resolved => "resolved",
-            Self::Ignored => "ignored",
-        }
-    }
 }
 
 /// The order of the issue list (always descending, ties broken by id).
@@ -150,10 +119,10 @@ pub fn contains_pattern(s: &str) -> String {
 /// One page (at most `limit` rows) of the project's issues in `sort` order, after `after`.
 pub async fn list(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
+    project_id: ProjectId,
     filter: &IssueFilter,
     sort: IssueSort,
-    after: Option<(SortKey, Uuid)>,
+    after: Option<(SortKey, IssueId)>,
     limit: i64,
 ) -> QueryResult<Vec<Issue>> {
     let mut query = issues::table
@@ -161,10 +130,10 @@ pub async fn list(
         .select(Issue::as_select())
         .into_boxed();
     if let Some(status) = filter.status {
-        query = query.filter(issues::status.eq(status.as_str()));
+        query = query.filter(issues::status.eq(status));
     }
     if let Some(level) = filter.level {
-        query = query.filter(issues::level.eq(level.as_str()));
+        query = query.filter(issues::level.eq(level));
     }
     if let Some(q) = &filter.q {
         let pattern = contains_pattern(q);
@@ -182,13 +151,13 @@ pub async fn list(
             SortKey::Time(t) => query.filter(
                 head.bind::<Timestamptz, _>(t)
                     .sql(", ")
-                    .bind::<SqlUuid, _>(id)
+                    .bind::<SqlUuid, _>(id.uuid())
                     .sql(")"),
             ),
             SortKey::Count(n) => query.filter(
                 head.bind::<BigInt, _>(n)
                     .sql(", ")
-                    .bind::<SqlUuid, _>(id)
+                    .bind::<SqlUuid, _>(id.uuid())
                     .sql(")"),
             ),
         };
@@ -204,8 +173,8 @@ pub async fn list(
 /// The project's issue with this id, if any.
 pub async fn find(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    issue_id: Uuid,
+    project_id: ProjectId,
+    issue_id: IssueId,
 ) -> QueryResult<Option<Issue>> {
     issues::table
         .filter(issues::id.eq(issue_id))
@@ -219,8 +188,8 @@ pub async fn find(
 /// Sets the status of the project's issue `issue_id`; `None` when there is no such issue.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    issue_id: Uuid,
+    project_id: ProjectId,
+    issue_id: IssueId,
     status: IssueStatus,
 ) -> QueryResult<Option<Issue>> {
     diesel::update(
@@ -229,7 +198,7 @@ pub async fn set_status(
             .filter(issues::project_id.eq(project_id)),
     )
     .set((
-        issues::status.eq(status.as_str()),
+        issues::status.eq(status),
         issues::updated_at.eq(diesel::dsl::now),
     ))
     .returning(Issue::as_returning())

@@ -9,7 +9,9 @@ pub mod issues;
 pub mod partitions;
 pub mod projects;
 pub mod schema;
+pub mod sessions;
 pub mod stats;
+pub mod types;
 
 use std::time::Duration;
 

@@ -1,18 +1,17 @@
 //! Projects and their ingestion keys.
 
+use super::schema::{api_keys, projects};
+use crate::domain::{KeyId, OrgId, ProjectId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
-
-use super::schema::{api_keys, projects};
 
 /// A row of `projects`.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = projects)]
 pub struct Project {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: ProjectId,
+    pub org_id: OrgId,
     /// The project's number in Sentry DSNs.
     pub number: i32,
     pub slug: String,
@@ -26,8 +25,8 @@ pub struct Project {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = projects)]
 pub struct NewProject<'a> {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    pub id: ProjectId,
+    pub org_id: OrgId,
     pub slug: &'a str,
     pub name: &'a str,
     pub platform: Option<&'a str>,
@@ -37,8 +36,8 @@ pub struct NewProject<'a> {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKey {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: KeyId,
+    pub project_id: ProjectId,
     pub label: String,
     pub prefix: String,
     pub key_hash: String,
@@ -51,8 +50,8 @@ pub struct ApiKey {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct NewApiKey<'a> {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: KeyId,
+    pub project_id: ProjectId,
     pub label: &'a str,
     pub prefix: &'a str,
     pub key_hash: &'a str,
@@ -61,7 +60,7 @@ pub struct NewApiKey<'a> {
 /// The project of `org_id` with this slug, if any.
 pub async fn find_project(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
+    org_id: OrgId,
     slug: &str,
 ) -> QueryResult<Option<Project>> {
     projects::table
@@ -101,7 +100,7 @@ pub async fn create_api_key(
 /// `after` (the extra row says there is more).
 pub async fn projects_page(
     conn: &mut AsyncPgConnection,
-    org_id: Uuid,
+    org_id: OrgId,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<Project>> {
@@ -129,7 +128,7 @@ pub struct ProjectChanges<'a> {
 /// Applies `changes` to a project (and bumps `updated_at`).
 pub async fn update_project(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
+    project_id: ProjectId,
     changes: &ProjectChanges<'_>,
 ) -> QueryResult<Project> {
     diesel::update(projects::table.find(project_id))
@@ -141,7 +140,10 @@ pub async fn update_project(
 
 /// Deletes a project with everything under it, in one transaction: its events explicitly
 /// (`events` has no foreign keys), then the project (issues, keys and alert rules cascade).
-pub async fn delete_project(conn: &mut AsyncPgConnection, project_id: Uuid) -> QueryResult<()> {
+pub async fn delete_project(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+) -> QueryResult<()> {
     use super::schema::events;
     // The project first: its cascade to `issues` waits for a batch being written (the
     // writer's upsert holds those rows), and any later batch fails on the issues' foreign
@@ -162,8 +164,8 @@ pub async fn delete_project(conn: &mut AsyncPgConnection, project_id: Uuid) -> Q
 /// after the id `after` (the extra row says there is more).
 pub async fn keys_page(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    after: Option<Uuid>,
+    project_id: ProjectId,
+    after: Option<KeyId>,
     limit: i64,
 ) -> QueryResult<Vec<ApiKey>> {
     let mut query = api_keys::table
@@ -182,8 +184,8 @@ pub async fn keys_page(
 /// `false` when the project has no such key.
 pub async fn revoke_api_key(
     conn: &mut AsyncPgConnection,
-    project_id: Uuid,
-    key_id: Uuid,
+    project_id: ProjectId,
+    key_id: KeyId,
 ) -> QueryResult<bool> {
     use diesel::sql_types::{Nullable, Timestamptz};
     let revoked_at = diesel::dsl::sql::<Nullable<Timestamptz>>("coalesce(revoked_at, now())");
@@ -196,4 +198,38 @@ pub async fn revoke_api_key(
     .execute(conn)
     .await
     .map(|n| n > 0)
+}
+
+/// What a live (unrevoked) ingestion key authenticates: the key and its project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable)]
+pub struct KeyProject {
+    pub key_id: KeyId,
+    pub project_id: ProjectId,
+    /// The project's number in Sentry DSNs.
+    pub project_number: i32,
+}
+
+/// The live key with this hash and its project, if any (one index lookup on
+/// `api_keys.key_hash`).
+pub async fn find_live_key(
+    conn: &mut AsyncPgConnection,
+    key_hash: &str,
+) -> QueryResult<Option<KeyProject>> {
+    api_keys::table
+        .inner_join(projects::table)
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select((api_keys::id, projects::id, projects::number))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Records that a key was used just now.
+pub async fn touch_key(conn: &mut AsyncPgConnection, key_id: KeyId) -> QueryResult<()> {
+    diesel::update(api_keys::table.find(key_id))
+        .set(api_keys::last_used_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await
+        .map(drop)
 }

@@ -22,6 +22,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::error_code::ErrorCode;
+
 /// Longest rule name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Smallest `event_frequency` threshold.
@@ -94,8 +96,9 @@ impl RulePatch {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct RuleError {
-    /// Machine-readable code, one of the `RuleError::*` constants.
-    pub code: &'static str,
+    /// Machine-readable code: `invalid_body`, `missing_field`, `invalid_field` or
+    /// `unknown_field`.
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
     /// Path of the offending field (empty for the body itself).
@@ -103,18 +106,9 @@ pub struct RuleError {
 }
 
 impl RuleError {
-    /// The body is not a JSON object.
-    pub const INVALID_BODY: &'static str = "invalid_body";
-    /// A required field is absent.
-    pub const MISSING_FIELD: &'static str = "missing_field";
-    /// A field has the wrong type, value or size.
-    pub const INVALID_FIELD: &'static str = "invalid_field";
-    /// A field that the object does not have.
-    pub const UNKNOWN_FIELD: &'static str = "unknown_field";
-
     fn missing(field: &str) -> Self {
         Self {
-            code: Self::MISSING_FIELD,
+            code: ErrorCode::MissingField,
             message: format!("`{field}` is required"),
             field: field.to_owned(),
         }
@@ -122,7 +116,7 @@ impl RuleError {
 
     fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self {
-            code: Self::INVALID_FIELD,
+            code: ErrorCode::InvalidField,
             message: message.into(),
             field: field.to_owned(),
         }
@@ -269,13 +263,13 @@ pub fn check_webhook_url(url: &str) -> Result<(), String> {
 
 fn body_object(body: &Value) -> Result<&Map<String, Value>, RuleError> {
     let obj = body.as_object().ok_or_else(|| RuleError {
-        code: RuleError::INVALID_BODY,
+        code: ErrorCode::InvalidBody,
         message: "the body must be a JSON object".into(),
         field: String::new(),
     })?;
     if let Some(extra) = obj.keys().find(|k| !BODY_FIELDS.contains(&k.as_str())) {
         return Err(RuleError {
-            code: RuleError::UNKNOWN_FIELD,
+            code: ErrorCode::UnknownField,
             message: format!(
                 "unknown field `{extra}`; expected {}",
                 BODY_FIELDS.join(", ")
@@ -327,7 +321,7 @@ fn only_fields(
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         None => Ok(()),
         Some(extra) => Err(RuleError {
-            code: RuleError::UNKNOWN_FIELD,
+            code: ErrorCode::UnknownField,
             message: format!(
                 "unknown field `{extra}` for {field} kind {kind}; expected {}",
                 allowed.join(", ")
@@ -361,16 +355,16 @@ mod tests {
         json!({ "name": "rule", "condition": condition, "action": action })
     }
 
-    fn field_of(result: Result<NewRule, RuleError>) -> (String, &'static str) {
+    fn field_of(result: Result<NewRule, RuleError>) -> (String, ErrorCode) {
         let e = result.expect_err("refused");
         (e.field, e.code)
     }
 
-    fn condition_error(condition: Value) -> (String, &'static str) {
+    fn condition_error(condition: Value) -> (String, ErrorCode) {
         field_of(parse_new_rule(&body(condition, json!({"kind": "log"}))))
     }
 
-    fn action_error(action: Value) -> (String, &'static str) {
+    fn action_error(action: Value) -> (String, ErrorCode) {
         field_of(parse_new_rule(&body(json!({"kind": "new_issue"}), action)))
     }
 
@@ -461,11 +455,11 @@ mod tests {
         }
         assert_eq!(
             condition_error(json!({})),
-            ("condition.kind".into(), RuleError::MISSING_FIELD)
+            ("condition.kind".into(), ErrorCode::MissingField)
         );
         assert_eq!(
             condition_error(json!("new_issue")),
-            ("condition".into(), RuleError::INVALID_FIELD)
+            ("condition".into(), ErrorCode::InvalidField)
         );
     }
 
@@ -482,13 +476,13 @@ mod tests {
         ] {
             assert_eq!(
                 condition_error(with(bad.clone())),
-                ("condition.threshold".into(), RuleError::INVALID_FIELD),
+                ("condition.threshold".into(), ErrorCode::InvalidField),
                 "{bad}"
             );
         }
         assert_eq!(
             condition_error(json!({"kind": "event_frequency", "window_secs": 60})),
-            ("condition.threshold".into(), RuleError::MISSING_FIELD)
+            ("condition.threshold".into(), ErrorCode::MissingField)
         );
         for good in [1, 1_000_000] {
             assert!(parse_condition(&with(json!(good))).is_ok(), "{good}");
@@ -507,7 +501,7 @@ mod tests {
         }
         assert_eq!(
             condition_error(json!({"kind": "event_frequency", "threshold": 1})),
-            ("condition.window_secs".into(), RuleError::MISSING_FIELD)
+            ("condition.window_secs".into(), ErrorCode::MissingField)
         );
         for good in [60, 604_800] {
             assert!(parse_condition(&with(json!(good))).is_ok(), "{good}");
@@ -518,27 +512,27 @@ mod tests {
     fn unknown_fields_are_named() {
         assert_eq!(
             condition_error(json!({"kind": "new_issue", "threshold": 3})),
-            ("condition.threshold".into(), RuleError::UNKNOWN_FIELD)
+            ("condition.threshold".into(), ErrorCode::UnknownField)
         );
         assert_eq!(
             condition_error(
                 json!({"kind": "event_frequency", "threshold": 3, "window_secs": 60, "x": 1})
             ),
-            ("condition.x".into(), RuleError::UNKNOWN_FIELD)
+            ("condition.x".into(), ErrorCode::UnknownField)
         );
         assert_eq!(
             action_error(json!({"kind": "log", "url": "http://h"})),
-            ("action.url".into(), RuleError::UNKNOWN_FIELD)
+            ("action.url".into(), ErrorCode::UnknownField)
         );
         assert_eq!(
             action_error(json!({"kind": "webhook", "url": "http://h", "secret": "s"})),
-            ("action.secret".into(), RuleError::UNKNOWN_FIELD)
+            ("action.secret".into(), ErrorCode::UnknownField)
         );
         let mut top = body(json!({"kind": "new_issue"}), json!({"kind": "log"}));
         top["project_id"] = json!("p");
         assert_eq!(
             field_of(parse_new_rule(&top)),
-            ("project_id".into(), RuleError::UNKNOWN_FIELD)
+            ("project_id".into(), ErrorCode::UnknownField)
         );
     }
 
@@ -546,15 +540,15 @@ mod tests {
     fn action_kind_must_be_known() {
         assert_eq!(
             action_error(json!({"kind": "email"})),
-            ("action.kind".into(), RuleError::INVALID_FIELD)
+            ("action.kind".into(), ErrorCode::InvalidField)
         );
         assert_eq!(
             action_error(json!({"url": "http://h"})),
-            ("action.kind".into(), RuleError::MISSING_FIELD)
+            ("action.kind".into(), ErrorCode::MissingField)
         );
         assert_eq!(
             action_error(json!([])),
-            ("action".into(), RuleError::INVALID_FIELD)
+            ("action".into(), ErrorCode::InvalidField)
         );
     }
 
@@ -589,17 +583,17 @@ mod tests {
         ] {
             assert_eq!(
                 action_error(json!({"kind": "webhook", "url": bad})),
-                ("action.url".into(), RuleError::INVALID_FIELD),
+                ("action.url".into(), ErrorCode::InvalidField),
                 "{bad:?}"
             );
         }
         assert_eq!(
             action_error(json!({"kind": "webhook"})),
-            ("action.url".into(), RuleError::MISSING_FIELD)
+            ("action.url".into(), ErrorCode::MissingField)
         );
         assert_eq!(
             action_error(json!({"kind": "webhook", "url": 5})),
-            ("action.url".into(), RuleError::INVALID_FIELD)
+            ("action.url".into(), ErrorCode::InvalidField)
         );
         let exact = format!("https://e.com/{}", "a".repeat(MAX_URL_CHARS - 14));
         assert_eq!(exact.len(), MAX_URL_CHARS);
@@ -618,13 +612,13 @@ mod tests {
         for bad in [json!(""), json!("   "), json!(3), json!("x".repeat(201))] {
             assert_eq!(
                 field_of(with(bad.clone())),
-                ("name".into(), RuleError::INVALID_FIELD),
+                ("name".into(), ErrorCode::InvalidField),
                 "{bad}"
             );
         }
         assert_eq!(
             field_of(with(Value::Null)),
-            ("name".into(), RuleError::MISSING_FIELD)
+            ("name".into(), ErrorCode::MissingField)
         );
     }
 
@@ -635,7 +629,7 @@ mod tests {
             b.as_object_mut().unwrap().remove(missing);
             assert_eq!(
                 field_of(parse_new_rule(&b)),
-                (missing.to_owned(), RuleError::MISSING_FIELD)
+                (missing.to_owned(), ErrorCode::MissingField)
             );
         }
         let mut b = body(json!({"kind": "new_issue"}), json!({"kind": "log"}));
@@ -644,11 +638,11 @@ mod tests {
         b["enabled"] = json!("no");
         assert_eq!(
             field_of(parse_new_rule(&b)),
-            ("enabled".into(), RuleError::INVALID_FIELD)
+            ("enabled".into(), ErrorCode::InvalidField)
         );
         assert_eq!(
             parse_new_rule(&json!([1])).unwrap_err().code,
-            RuleError::INVALID_BODY
+            ErrorCode::InvalidBody
         );
     }
 
@@ -686,7 +680,7 @@ mod tests {
         }
         assert_eq!(
             parse_rule_patch(&json!("x")).unwrap_err().code,
-            RuleError::INVALID_BODY
+            ErrorCode::InvalidBody
         );
     }
 }

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::error_code::ErrorCode;
 use super::level::Level;
 
 pub use interfaces::{Breadcrumb, Exception, Frame, Stacktrace};
@@ -126,8 +127,9 @@ pub struct NormalizedEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct EventError {
-    /// Machine-readable code, one of the `EventError::*` constants.
-    pub code: &'static str,
+    /// Machine-readable code: `invalid_json`, `invalid_event`, `missing_field`,
+    /// `invalid_field` or `too_many_events`.
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
     /// Path of the offending field, e.g. `exception.values[0].type`.
@@ -135,20 +137,9 @@ pub struct EventError {
 }
 
 impl EventError {
-    /// The body is not valid JSON.
-    pub const INVALID_JSON: &'static str = "invalid_json";
-    /// The JSON is not an event (not an object).
-    pub const INVALID_EVENT: &'static str = "invalid_event";
-    /// A required field is absent.
-    pub const MISSING_FIELD: &'static str = "missing_field";
-    /// A field has the wrong type, format or size.
-    pub const INVALID_FIELD: &'static str = "invalid_field";
-    /// A batch holds more than [`MAX_BATCH_EVENTS`] events.
-    pub const TOO_MANY_EVENTS: &'static str = "too_many_events";
-
     fn missing(field: &str) -> Self {
         EventError {
-            code: Self::MISSING_FIELD,
+            code: ErrorCode::MissingField,
             message: format!("`{field}` is required"),
             field: Some(field.to_owned()),
         }
@@ -156,7 +147,7 @@ impl EventError {
 
     fn invalid(field: &str, problem: &str) -> Self {
         EventError {
-            code: Self::INVALID_FIELD,
+            code: ErrorCode::InvalidField,
             message: format!("`{field}` {problem}"),
             field: Some(field.to_owned()),
         }
@@ -199,7 +190,7 @@ pub fn parse_event(bytes: &[u8]) -> Result<NormalizedEvent, EventError> {
 pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Result<NormalizedEvent, EventError>>, EventError> {
     match parse_json(bytes)? {
         Value::Array(items) if items.len() > MAX_BATCH_EVENTS => Err(EventError {
-            code: EventError::TOO_MANY_EVENTS,
+            code: ErrorCode::TooManyEvents,
             message: format!(
                 "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
                 items.len()
@@ -228,7 +219,7 @@ pub fn normalize_with(
 ) -> Result<NormalizedEvent, EventError> {
     let Value::Object(mut obj) = value else {
         return Err(EventError {
-            code: EventError::INVALID_EVENT,
+            code: ErrorCode::InvalidEvent,
             message: "an event must be a JSON object".to_owned(),
             field: None,
         });
@@ -290,7 +281,7 @@ pub fn normalize_with(
 
 fn parse_json(bytes: &[u8]) -> Result<Value, EventError> {
     serde_json::from_slice(strip_bom(bytes)).map_err(|e| EventError {
-        code: EventError::INVALID_JSON,
+        code: ErrorCode::InvalidJson,
         message: format!("invalid JSON: {e}"),
         field: None,
     })

@@ -9,7 +9,24 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// Variants are declared from least to most severe so that `Ord` (and therefore
 /// `max`) gives the most severe level — issues keep the maximum level seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Stored as text (`events.level`, `issues.level`, with CHECK constraints naming the five
+/// canonical names).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[schema(rename_all = "lowercase")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Level {
     /// Diagnostic detail.
     Debug,

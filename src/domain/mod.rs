@@ -1,19 +1,30 @@
-//! Pure domain logic: event parsing and normalization, grouping, levels and secret
-//! formats. No I/O, no framework types — everything here is unit-testable.
-//!
-//! Modules refer to each other through `super::` so that this tree also compiles
-//! on its own (the domain test crate includes it by path).
+//! Pure domain logic: event parsing and normalization, grouping, levels, roles, issue
+//! statuses, typed ids and secret formats. No I/O — everything here is unit-testable. The
+//! value types carry derives that say how they are stored (diesel) and documented
+//! (utoipa); the code that stores them lives in `db/`.
 
 pub mod alerts;
 pub mod envelope;
+pub mod error_code;
 pub mod event;
 pub mod fingerprint;
+pub mod ids;
+pub mod issue_status;
 pub mod keys;
 pub mod level;
+pub mod pending;
+pub mod role;
 
+pub use error_code::ErrorCode;
 pub use event::{
     EventError, NormalizeOptions, NormalizedEvent, normalize, normalize_with, parse_batch,
     parse_event,
 };
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};
+pub use ids::{
+    EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, SessionId, TokenId, UserId,
+};
+pub use issue_status::IssueStatus;
 pub use level::Level;
+pub use pending::PendingEvent;
+pub use role::Role;

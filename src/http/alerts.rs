@@ -1,4 +1,4 @@
-//! Alert rules of a project (SPEC §6): members read, admins write.
+//! Alert rules of a project: members read, admins write.
 //!
 //! Bodies are validated by [`crate::domain::alerts`], whose errors name the field at fault
 //! (`name`, `condition.kind`, `condition.threshold`, `action.url`, …). Rules are only stored
@@ -9,14 +9,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
-use super::access::{ProjectPath, Role, project_for};
+use super::access::{ProjectPath, project_for};
 use super::pagination::{Page, PageParams};
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::alerts::{self as db, AlertRule, AlertRuleChanges, NewAlertRule};
-use crate::domain::alerts::{self as rules, RuleError};
+use crate::domain::alerts as rules;
+use crate::domain::{Role, RuleId};
 use crate::error::ApiError;
 
 /// The path of one alert rule.
@@ -28,13 +28,13 @@ pub struct RulePath {
     /// Project slug.
     pub project: String,
     /// The rule's id.
-    pub rule_id: Uuid,
+    pub rule_id: RuleId,
 }
 
 /// An alert rule.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertRuleOut {
-    pub id: Uuid,
+    pub id: RuleId,
     pub name: String,
     pub enabled: bool,
     /// `{"kind":"new_issue"}`, `{"kind":"regression"}` or
@@ -60,13 +60,6 @@ impl From<AlertRule> for AlertRuleOut {
             updated_at: r.updated_at,
         }
     }
-}
-
-/// One page of alert rules, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlertRulePage {
-    pub data: Vec<AlertRuleOut>,
-    pub next_cursor: Option<String>,
 }
 
 /// A new rule. Unknown fields, here or inside `condition`/`action`, are refused by name.
@@ -97,15 +90,6 @@ pub struct AlertRulePatch {
     pub action: Option<Value>,
 }
 
-fn invalid(e: RuleError) -> ApiError {
-    let err = ApiError::bad_request(e.code, e.message);
-    if e.field.is_empty() {
-        err
-    } else {
-        err.with_field(e.field)
-    }
-}
-
 fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(ApiError::internal)
 }
@@ -116,7 +100,7 @@ fn rule_not_found() -> ApiError {
 
 /// The project's alert rules (member).
 #[utoipa::path(tag = "alerts", params(ProjectPath, PageParams),
-    responses((status = 200, body = AlertRulePage), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 200, body = Page<AlertRuleOut>), (status = 400), (status = 401), (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects/{project}/alert-rules")]
 pub async fn list_alert_rules(
     state: web::Data<AppState>,
@@ -126,7 +110,7 @@ pub async fn list_alert_rules(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Member).await?;
-    let (limit, after) = (page.limit()?, page.cursor::<Uuid>()?);
+    let (limit, after) = (page.limit()?, page.cursor::<RuleId>()?);
     let rows = db::list_rules(&mut conn, project.id, after, limit + 1).await?;
     let rows = rows.into_iter().map(AlertRuleOut::from).collect();
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id)))
@@ -145,10 +129,10 @@ pub async fn create_alert_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    let rule = rules::parse_new_rule(&body).map_err(invalid)?;
+    let rule = rules::parse_new_rule(&body)?;
     let now = (state.clock)();
     let new = NewAlertRule {
-        id: Uuid::now_v7(),
+        id: RuleId::new(),
         project_id: project.id,
         name: &rule.name,
         enabled: rule.enabled,
@@ -191,7 +175,7 @@ pub async fn update_alert_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    let patch = rules::parse_rule_patch(&body).map_err(invalid)?;
+    let patch = rules::parse_rule_patch(&body)?;
     let row = if patch.is_empty() {
         db::find_rule(&mut conn, project.id, path.rule_id).await?
     } else {

@@ -1,25 +1,26 @@
 //! Accounts and sessions: register, login, logout, me, password change, user tokens.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::extractors::{CurrentUser, SESSION_COOKIE};
 use crate::auth::password;
 use crate::auth::session::{self, UserToken};
 use crate::db::accounts::{self, NewUser, User};
+use crate::domain::{ErrorCode, OrgId, Role, TokenId, UserId};
 use crate::error::ApiError;
+use crate::http::pagination::Page;
+use crate::http::validate::{check_email, check_label};
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -39,11 +40,10 @@ impl From<User> for UserOut {
 /// An organization the user belongs to, with the user's role.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipOut {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub org_slug: String,
     pub org_name: String,
-    /// `owner`, `admin` or `member`.
-    pub role: String,
+    pub role: Role,
 }
 
 /// The logged-in user and their organizations.
@@ -91,19 +91,6 @@ pub struct TokenCreated {
     pub token: String,
 }
 
-fn valid_email(email: &str) -> bool {
-    let email = email.trim();
-    (3..=320).contains(&email.len())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.contains(char::is_whitespace)
-}
-
-fn bad_field(field: &str, message: &str) -> ApiError {
-    ApiError::bad_request("invalid_field", message).with_field(field)
-}
-
 /// Register a user.
 #[utoipa::path(tag = "auth", request_body = RegisterBody,
     responses((status = 201, body = UserOut), (status = 400), (status = 403), (status = 409)))]
@@ -114,26 +101,28 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     if !state.settings.auth.allow_registration {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "registration_disabled",
+            actix_web::http::StatusCode::FORBIDDEN,
+            ErrorCode::RegistrationDisabled,
             "registration is disabled on this server",
         ));
     }
     let body = body.into_inner();
-    if !valid_email(&body.email) {
-        return Err(bad_field("email", "email is not a valid address"));
-    }
+    check_email(&body.email)?;
     if body.name.chars().count() > 200 {
-        return Err(bad_field("name", "name must be at most 200 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be at most 200 characters",
+        ));
     }
-    password::check_length(&body.password).map_err(|e| bad_field("password", &e.to_string()))?;
+    password::check_length(&body.password)
+        .map_err(|e| ApiError::invalid_field("password", e.to_string()))?;
     let hash = password::hash(body.password)
         .await
         .map_err(ApiError::internal)?;
     let email = accounts::normalize_email(&body.email);
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let new = NewUser {
-        id: Uuid::now_v7(),
+        id: UserId::new(),
         email: &email,
         password_hash: &hash,
         name: body.name.trim(),
@@ -143,18 +132,16 @@ pub async fn register(
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        )) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_taken",
-            "an account with this email exists",
-        )
-        .with_field("email")),
+        )) => Err(
+            ApiError::conflict(ErrorCode::EmailTaken, "an account with this email exists")
+                .with_field("email"),
+        ),
         Err(e) => Err(e.into()),
     }
 }
 
 async fn me_of(state: &AppState, user: User) -> Result<MeOut, ApiError> {
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let memberships = accounts::memberships_of(&mut conn, user.id)
         .await?
         .into_iter()
@@ -172,11 +159,7 @@ async fn me_of(state: &AppState, user: User) -> Result<MeOut, ApiError> {
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "wrong email or password",
-    )
+    ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password")
 }
 
 /// Log in: sets the `mesher_session` cookie.
@@ -196,13 +179,13 @@ pub async fn login(
         .unwrap_or_default();
     if let Some(secs) = state.throttle.locked(&email, &ip) {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyAttempts,
             "too many failed logins; try again later",
         )
         .with_retry_after(secs));
     }
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let user = accounts::find_user_by_email(&mut conn, &email).await?;
     drop(conn);
     // Unknown emails are checked against a dummy hash, so they take as long as a wrong
@@ -217,7 +200,7 @@ pub async fn login(
     };
     state.throttle.record_success(&email);
     let now = (state.clock)();
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -254,11 +237,11 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let Some(session_id) = current.session_id() else {
         return Err(ApiError::bad_request(
-            "not_a_session",
+            ErrorCode::NotASession,
             "logout ends a session; revoke a user token with DELETE /api/v1/auth/tokens/{id}",
         ));
     };
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     session::revoke_session(&mut conn, (state.clock)(), session_id).await?;
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
@@ -286,17 +269,17 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if !password::verify(body.current_password, current.user.password_hash.clone()).await {
-        return Err(
-            ApiError::bad_request("invalid_field", "current_password is wrong")
-                .with_field("current_password"),
-        );
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "current_password is wrong",
+        ));
     }
     password::check_length(&body.new_password)
-        .map_err(|e| bad_field("new_password", &e.to_string()))?;
+        .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
     let hash = password::hash(body.new_password)
         .await
         .map_err(ApiError::internal)?;
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     accounts::set_password_hash(&mut conn, current.id(), &hash).await?;
     session::revoke_other_sessions(
         &mut conn,
@@ -317,25 +300,25 @@ pub async fn create_token(
     current: CurrentUser,
     body: web::Json<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let label = body.label.trim();
-    if label.is_empty() || label.chars().count() > 200 {
-        return Err(bad_field("label", "label must be 1 to 200 characters"));
-    }
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let label = check_label(&body.label)?;
+    let mut conn = state.pool.get().await?;
     let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
     Ok(HttpResponse::Created().json(TokenCreated { info, token }))
 }
 
 /// The user's tokens (without their secrets).
-#[utoipa::path(tag = "auth", responses((status = 200, body = Vec<UserToken>), (status = 401)))]
+#[utoipa::path(tag = "auth", responses((status = 200, body = Page<UserToken>), (status = 401)))]
 #[get("/api/v1/auth/tokens")]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     current: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let tokens = session::list_tokens(&mut conn, current.id()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": tokens, "next_cursor": null })))
+    Ok(HttpResponse::Ok().json(Page {
+        data: tokens,
+        next_cursor: None,
+    }))
 }
 
 /// Revoke one of the user's tokens.
@@ -345,31 +328,12 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     state: web::Data<AppState>,
     current: CurrentUser,
-    path: web::Path<Uuid>,
+    path: web::Path<TokenId>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     if session::revoke_token(&mut conn, (state.clock)(), current.id(), path.into_inner()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("no such token"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_email;
-
-    #[test]
-    fn emails() {
-        assert!(valid_email("ada@example.com"));
-        for bad in [
-            "",
-            "ada",
-            "@example.com",
-            "ada@localhost",
-            "a da@example.com",
-        ] {
-            assert!(!valid_email(bad), "{bad}");
-        }
     }
 }

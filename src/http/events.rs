@@ -17,13 +17,11 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::event_queries::{self, EventFilter, EventRow, EventScope, EventSummary};
-use crate::domain::Level;
+use crate::domain::{EventId, IssueId, Level, ProjectId, Role};
 use crate::error::ApiError;
-use crate::http::access::{Role, project_for};
+use crate::http::access::project_for;
 use crate::http::pagination::{Page, PageParams};
-
-/// Longest accepted `q`, in characters.
-pub const MAX_QUERY_CHARS: usize = 1000;
+use crate::http::validate::{parse_level, parse_q, parse_tag, parse_time};
 
 /// Query of the event lists, as sent (`tag` may be repeated).
 #[derive(Debug, Default, IntoParams)]
@@ -51,26 +49,18 @@ pub struct EventListParams {
     pub cursor: Option<String>,
 }
 
-/// A page of events.
-#[derive(Serialize, ToSchema)]
-pub struct EventPage {
-    pub data: Vec<EventSummary>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
 /// One whole event, with its interfaces as Sentry shows them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventDetail {
     /// Mesher's id (UUIDv7).
-    pub id: Uuid,
+    pub id: EventId,
     /// The client's own id, when it sent one.
     pub event_id: Option<Uuid>,
-    pub project_id: Uuid,
-    pub issue_id: Uuid,
+    pub project_id: ProjectId,
+    pub issue_id: IssueId,
     pub received_at: DateTime<Utc>,
     pub timestamp: DateTime<Utc>,
-    pub level: String,
+    pub level: Level,
     pub message: String,
     pub platform: Option<String>,
     pub release: Option<String>,
@@ -122,70 +112,6 @@ impl From<EventRow> for EventDetail {
     }
 }
 
-/// A 400 naming `field`.
-pub(crate) fn bad_field(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_field", message).with_field(field)
-}
-
-/// `?limit=&cursor=` from their raw values (a non-number limit is a 400 naming `limit`).
-pub(crate) fn page_params(
-    limit: Option<String>,
-    cursor: Option<String>,
-) -> Result<PageParams, ApiError> {
-    let limit = limit
-        .filter(|l| !l.is_empty())
-        .map(|l| l.trim().parse::<i64>())
-        .transpose()
-        .map_err(|_| bad_field("limit", "limit must be a whole number"))?;
-    let params = PageParams {
-        limit,
-        cursor: cursor.filter(|c| !c.is_empty()),
-    };
-    params.limit()?;
-    Ok(params)
-}
-
-/// `level` parsed, or a 400 naming `field`.
-pub(crate) fn parse_level(field: &str, value: &str) -> Result<Level, ApiError> {
-    value.parse().map_err(|_| {
-        bad_field(
-            field,
-            format!("{field} must be one of fatal, error, warning, info, debug"),
-        )
-    })
-}
-
-/// `q` checked for length.
-pub(crate) fn parse_q(q: Option<String>) -> Result<Option<String>, ApiError> {
-    match q.filter(|q| !q.is_empty()) {
-        Some(q) if q.chars().count() > MAX_QUERY_CHARS => Err(bad_field(
-            "q",
-            format!("q must be at most {MAX_QUERY_CHARS} characters"),
-        )),
-        q => Ok(q),
-    }
-}
-
-fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    // An unencoded `+` of an offset arrives as a space.
-    DateTime::parse_from_rfc3339(value)
-        .or_else(
-            |e| match value.get(19..).filter(|rest| rest.contains(' ')) {
-                Some(_) => DateTime::parse_from_rfc3339(&value.replace(' ', "+")),
-                None => Err(e),
-            },
-        )
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| bad_field(field, format!("{field} must be an RFC 3339 time")))
-}
-
-fn parse_tag(value: &str) -> Result<(String, String), ApiError> {
-    match value.split_once(':') {
-        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(bad_field("tag", "tag must be key:value")),
-    }
-}
-
 impl EventListParams {
     /// Collects the query's pairs; unknown parameters are ignored, a repeated one other
     /// than `tag` keeps its last value.
@@ -227,7 +153,10 @@ impl EventListParams {
         if let (Some(since), Some(until)) = (since, until)
             && until < since
         {
-            return Err(bad_field("until", "until must not be before since"));
+            return Err(ApiError::invalid_field(
+                "until",
+                "until must not be before since",
+            ));
         }
         let tags = self
             .tag
@@ -244,7 +173,7 @@ impl EventListParams {
             tags,
             q: parse_q(self.q)?,
         };
-        Ok((filter, page_params(self.limit, self.cursor)?))
+        Ok((filter, PageParams::from_raw(self.limit, self.cursor)?))
     }
 }
 
@@ -256,7 +185,7 @@ pub(crate) async fn event_page(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = EventListParams::from_pairs(pairs).parse()?;
     let limit = page.limit()?;
-    let after = page.cursor::<(DateTime<Utc>, Uuid)>()?;
+    let after = page.cursor::<(DateTime<Utc>, EventId)>()?;
     let rows = event_queries::list(conn, scope, &filter, after, limit + 1).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |e| (e.received_at, e.id))))
 }
@@ -266,7 +195,7 @@ pub(crate) async fn event_page(
     params(("org" = String, Path, description = "organization slug"),
            ("project" = String, Path, description = "project slug"),
            EventListParams),
-    responses((status = 200, body = EventPage), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 200, body = Page<EventSummary>), (status = 400), (status = 401), (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects/{project}/events")]
 pub async fn list_events(
     state: web::Data<AppState>,
@@ -294,7 +223,7 @@ pub async fn list_events(
 pub async fn get_event(
     state: web::Data<AppState>,
     current: CurrentUser,
-    path: web::Path<(String, String, Uuid)>,
+    path: web::Path<(String, String, EventId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;

@@ -1,4 +1,6 @@
-//! `POST /api/v1/events`: Mesher's native ingestion endpoint (SPEC §4).
+//! `POST /api/v1/events`: Mesher's native ingestion endpoint (docs/api.md, “Ingestion”).
+//! The helpers here (key, content type, body, rate limit) are the ingestion edge shared with
+//! the Sentry routes (`sentry.rs`); see docs/architecture.md, “The path of an event”.
 //!
 //! Order of checks, cheapest refusal first: key (401) → content type and encoding (415) →
 //! body size as sent (413) → decompressed size (413, without inflating a bomb) → JSON and
@@ -11,13 +13,12 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::project_key::{KeyError, KeyProject};
 use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_event};
+use crate::domain::{ErrorCode, EventId, PendingEvent, ProjectId};
 use crate::error::ApiError;
-use crate::ingest::PendingEvent;
 use crate::ingest::decode::{DecodeError, Encoding, decode};
 
 /// Where the native endpoint finds the key.
@@ -31,11 +32,11 @@ struct Rejected {
 
 #[derive(Serialize)]
 struct BatchAccepted {
-    ids: Vec<Uuid>,
+    ids: Vec<EventId>,
     rejected: Vec<Rejected>,
 }
 
-/// Ingest one event or a batch of up to 1000 (SPEC §4).
+/// Ingest one event or a batch of up to 1000.
 #[utoipa::path(tag = "ingest",
     params(("X-Mesher-Key" = Option<String>, Header, description = "project key (mshr_…), or ?key="),
            ("key" = Option<String>, Query, description = "project key, when no header is sent")),
@@ -62,7 +63,7 @@ pub async fn ingest(
         }
         let event = parse_event(&body).map_err(|e| {
             state.registry.count_rejected(project.project_id, 1);
-            invalid(e)
+            ApiError::from(e)
         })?;
         admit(&state, project.project_id, 1)?;
         let pending = PendingEvent::new(event, received_at);
@@ -72,14 +73,19 @@ pub async fn ingest(
     }
 
     let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+        ApiError::bad_request(
+            ErrorCode::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
     })?;
     if items.len() > MAX_BATCH_EVENTS {
-        return Err(too_large(format!(
-            "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
-            items.len()
-        ))
-        .with_code("too_many_events"));
+        return Err(ApiError::too_large(
+            ErrorCode::TooManyEvents,
+            format!(
+                "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
+                items.len()
+            ),
+        ));
     }
     let mut accepted = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
@@ -87,7 +93,7 @@ pub async fn ingest(
         let item = raw.get().as_bytes();
         let parsed = if item.len() > event_limit {
             Err(EventError {
-                code: "event_too_large",
+                code: ErrorCode::EventTooLarge,
                 message: format!("an event may hold at most {event_limit} bytes"),
                 field: None,
             })
@@ -105,7 +111,7 @@ pub async fn ingest(
             .count_rejected(project.project_id, rejected.len() as u64);
     }
     admit(&state, project.project_id, accepted.len())?;
-    let ids: Vec<Uuid> = accepted.iter().map(|p| p.id).collect();
+    let ids: Vec<EventId> = accepted.iter().map(|p| p.id).collect();
     let status = if ids.is_empty() && !rejected.is_empty() {
         StatusCode::BAD_REQUEST
     } else {
@@ -140,8 +146,8 @@ pub(crate) async fn authenticate(
     key: Option<String>,
 ) -> Result<KeyProject, ApiError> {
     let Some(key) = key else {
-        return Err(unauthorized(
-            "missing_key",
+        return Err(ApiError::unauthorized(
+            ErrorCode::MissingKey,
             "send the project key in the X-Mesher-Key header or the ?key= query parameter",
         ));
     };
@@ -151,22 +157,18 @@ pub(crate) async fn authenticate(
         .await
         .map_err(|e| match e {
             KeyError::Malformed | KeyError::Unknown => {
-                unauthorized("invalid_key", "unknown or revoked project key")
+                ApiError::unauthorized(ErrorCode::InvalidKey, "unknown or revoked project key")
             }
             KeyError::Db(e) => ApiError::unavailable(anyhow::anyhow!("key lookup failed: {e}")),
         })
 }
 
-fn unauthorized(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
-}
-
 /// 429 when the project is over its rate limit (`writer.rate_limit_per_sec`).
-pub(crate) fn admit(state: &AppState, project_id: Uuid, n: usize) -> Result<(), ApiError> {
+pub(crate) fn admit(state: &AppState, project_id: ProjectId, n: usize) -> Result<(), ApiError> {
     state.registry.admit(project_id, n).map_err(|wait| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "the project is over its ingestion rate limit; retry later",
         )
         .with_retry_after(wait.as_secs().max(1))
@@ -186,14 +188,9 @@ pub(crate) async fn read_decoded_body(
     decode(encoding, &body, limit).map_err(decode_error)
 }
 
+/// A 413 `payload_too_large`.
 pub(crate) fn too_large(message: String) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-}
-
-pub(crate) fn invalid(e: EventError) -> ApiError {
-    let mut err = ApiError::bad_request(e.code, e.message);
-    err.field = e.field;
-    err
+    ApiError::too_large(ErrorCode::PayloadTooLarge, message)
 }
 
 /// One of `accepted`, or no content type at all (SDKs and curl often omit it); anything
@@ -211,9 +208,8 @@ pub(crate) fn check_content_type(req: &HttpRequest, accepted: &[&str]) -> Result
     if mime.is_empty() || accepted.contains(&mime.as_str()) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        Err(ApiError::unsupported(
+            ErrorCode::UnsupportedMediaType,
             format!("Content-Type {mime:?} is not accepted; send application/json"),
         ))
     }
@@ -221,13 +217,11 @@ pub(crate) fn check_content_type(req: &HttpRequest, accepted: &[&str]) -> Result
 
 pub(crate) fn decode_error(e: DecodeError) -> ApiError {
     match e {
-        DecodeError::Unsupported(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_encoding",
-            e.to_string(),
-        ),
+        DecodeError::Unsupported(_) => {
+            ApiError::unsupported(ErrorCode::UnsupportedEncoding, e.to_string())
+        }
         DecodeError::TooLarge(_) => too_large(e.to_string()),
-        DecodeError::Corrupt(_) => ApiError::bad_request("invalid_encoding", e.to_string()),
+        DecodeError::Corrupt(_) => ApiError::bad_request(ErrorCode::InvalidEncoding, e.to_string()),
     }
 }
 
@@ -245,7 +239,10 @@ pub async fn read_body(
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("could not read the body: {e}"))
+            ApiError::bad_request(
+                ErrorCode::InvalidBody,
+                format!("could not read the body: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(format!("the body exceeds {limit} bytes")));

@@ -10,29 +10,28 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::event_queries::EventScope;
-use crate::db::issues::{self, Issue, IssueFilter, IssueSort, IssueStatus, SortKey};
+use crate::db::event_queries::EventSummary;
+use crate::db::issues::{self, Issue, IssueFilter, IssueSort, SortKey};
+use crate::domain::{IssueId, IssueStatus, Level, ProjectId, Role};
 use crate::error::ApiError;
-use crate::http::access::{Role, project_for};
-use crate::http::events::{
-    EventListParams, EventPage, bad_field, event_page, page_params, parse_level, parse_q,
-};
-use crate::http::pagination::Page;
+use crate::http::access::project_for;
+use crate::http::events::{EventListParams, event_page};
+use crate::http::pagination::{Page, PageParams};
+use crate::http::validate::{parse_level, parse_q, parse_status};
 
 /// An issue as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueOut {
-    pub id: Uuid,
+    pub id: IssueId,
     pub title: String,
     pub culprit: Option<String>,
     /// The most severe level seen.
-    pub level: String,
-    /// `unresolved`, `resolved` or `ignored`.
-    pub status: String,
+    pub level: Level,
+    pub status: IssueStatus,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     pub times_seen: i64,
@@ -55,14 +54,6 @@ impl From<Issue> for IssueOut {
             fingerprint: i.fingerprint,
         }
     }
-}
-
-/// A page of issues.
-#[derive(Serialize, ToSchema)]
-pub struct IssuePage {
-    pub data: Vec<IssueOut>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// Query of the issue list.
@@ -92,17 +83,11 @@ pub struct IssuePatch {
     pub status: Option<Value>,
 }
 
-fn parse_status(value: Option<&str>) -> Result<IssueStatus, ApiError> {
-    value
-        .and_then(IssueStatus::parse)
-        .ok_or_else(|| bad_field("status", "status must be unresolved, resolved or ignored"))
-}
-
 /// The project's issue `id`, or 404.
 async fn issue_of(
     conn: &mut diesel_async::AsyncPgConnection,
-    project_id: Uuid,
-    id: Uuid,
+    project_id: ProjectId,
+    id: IssueId,
 ) -> Result<Issue, ApiError> {
     issues::find(conn, project_id, id)
         .await?
@@ -114,7 +99,7 @@ async fn issue_of(
     params(("org" = String, Path, description = "organization slug"),
            ("project" = String, Path, description = "project slug"),
            IssueListParams),
-    responses((status = 200, body = IssuePage), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 200, body = Page<IssueOut>), (status = 400), (status = 401), (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects/{project}/issues")]
 pub async fn list_issues(
     state: web::Data<AppState>,
@@ -137,26 +122,25 @@ pub async fn list_issues(
     };
     let sort = match given(p.sort) {
         None => IssueSort::default(),
-        Some(s) => IssueSort::parse(&s)
-            .ok_or_else(|| bad_field("sort", "sort must be last_seen, first_seen or times_seen"))?,
+        Some(s) => IssueSort::parse(&s).ok_or_else(|| {
+            ApiError::invalid_field("sort", "sort must be last_seen, first_seen or times_seen")
+        })?,
     };
-    let page = page_params(p.limit, p.cursor)?;
+    let page = PageParams::from_raw(p.limit, p.cursor)?;
     let limit = page.limit()?;
-    let after = match page.cursor::<(String, SortKey, Uuid)>()? {
+    let after = match page.cursor::<(String, SortKey, IssueId)>()? {
         None => None,
         Some((s, key, id)) if s == sort.as_str() && key.fits(sort) => Some((key, id)),
-        Some(_) => return Err(bad_field("cursor", "cursor belongs to another sort")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "cursor",
+                "cursor belongs to another sort",
+            ));
+        }
     };
     let rows = issues::list(&mut conn, project.id, &filter, sort, after, limit + 1).await?;
     let page = Page::from_rows(rows, limit, |i| (sort.as_str(), SortKey::of(i, sort), i.id));
-    Ok(HttpResponse::Ok().json(Page {
-        data: page
-            .data
-            .into_iter()
-            .map(IssueOut::from)
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(page.map(IssueOut::from)))
 }
 
 /// One issue of the project.
@@ -169,7 +153,7 @@ pub async fn list_issues(
 pub async fn get_issue(
     state: web::Data<AppState>,
     current: CurrentUser,
-    path: web::Path<(String, String, Uuid)>,
+    path: web::Path<(String, String, IssueId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;
@@ -189,7 +173,7 @@ pub async fn get_issue(
 pub async fn update_issue(
     state: web::Data<AppState>,
     current: CurrentUser,
-    path: web::Path<(String, String, Uuid)>,
+    path: web::Path<(String, String, IssueId)>,
     body: web::Json<IssuePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
@@ -207,12 +191,12 @@ pub async fn update_issue(
            ("project" = String, Path, description = "project slug"),
            ("issue_id" = Uuid, Path),
            EventListParams),
-    responses((status = 200, body = EventPage), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 200, body = Page<EventSummary>), (status = 400), (status = 401), (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects/{project}/issues/{issue_id}/events")]
 pub async fn list_issue_events(
     state: web::Data<AppState>,
     current: CurrentUser,
-    path: web::Path<(String, String, Uuid)>,
+    path: web::Path<(String, String, IssueId)>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();

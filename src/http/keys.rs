@@ -1,4 +1,4 @@
-//! A project's ingestion keys (SPEC §6, admins): listed without their secret, created with
+//! A project's ingestion keys (admins): listed without their secret, created with
 //! the secret and its DSN shown once, revoked (ingestion refuses a revoked key within
 //! `auth.key_cache_ttl_ms`). Several keys may be active at once, for rotation.
 
@@ -6,21 +6,20 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::projects::{self, ApiKey, NewApiKey};
-use crate::domain::keys;
+use crate::domain::{KeyId, Role, keys};
 use crate::error::ApiError;
-use crate::http::access::{Role, project_for};
-use crate::http::orgs::{PageOf, bad_field};
+use crate::http::access::project_for;
 use crate::http::pagination::{Page, PageParams};
+use crate::http::validate::check_label;
 
 /// A key as listed: never its secret nor the secret's hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyOut {
-    pub id: Uuid,
+    pub id: KeyId,
     pub label: String,
     /// The first characters of the key, to tell keys apart.
     pub prefix: String,
@@ -45,7 +44,7 @@ impl From<ApiKey> for KeyOut {
 /// A new key: the secret `key` and its Sentry `dsn` are shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyCreated {
-    pub id: Uuid,
+    pub id: KeyId,
     pub label: String,
     pub prefix: String,
     pub created_at: DateTime<Utc>,
@@ -67,7 +66,7 @@ pub struct NewKeyBody {
 #[utoipa::path(tag = "keys",
     params(("org" = String, Path, description = "organization slug"),
         ("project" = String, Path, description = "project slug"), PageParams),
-    responses((status = 200, body = PageOf<KeyOut>), (status = 400), (status = 401),
+    responses((status = 200, body = Page<KeyOut>), (status = 400), (status = 401),
         (status = 403), (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects/{project}/keys")]
 pub async fn list_keys(
@@ -78,7 +77,7 @@ pub async fn list_keys(
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let limit = page.limit()?;
-    let after: Option<Uuid> = page.cursor()?;
+    let after: Option<KeyId> = page.cursor()?;
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     let rows = projects::keys_page(&mut conn, project.id, after, limit).await?;
     let rows = rows.into_iter().map(KeyOut::from).collect();
@@ -101,13 +100,10 @@ pub async fn create_key(
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
-    let label = body.label.trim();
-    if !(1..=200).contains(&label.chars().count()) {
-        return Err(bad_field("label", "label must be 1 to 200 characters"));
-    }
+    let label = check_label(&body.label)?;
     let key = keys::generate_project_key();
     let new = NewApiKey {
-        id: Uuid::now_v7(),
+        id: KeyId::new(),
         project_id: project.id,
         label,
         prefix: &keys::display_prefix(&key),
@@ -134,7 +130,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     state: web::Data<AppState>,
     current: CurrentUser,
-    path: web::Path<(String, String, Uuid)>,
+    path: web::Path<(String, String, KeyId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, key_id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;

@@ -16,6 +16,7 @@ pub mod projects;
 pub mod sentry;
 pub mod span;
 pub mod stats;
+pub mod validate;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,6 +26,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use tracing_actix_web::RequestId;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 
 /// Every route of the service. Registering through utoipa's `ServiceConfig` puts each one
@@ -95,20 +97,18 @@ pub fn extractor_config(cfg: &mut web::ServiceConfig) {
             .error_handler(|err, _| {
                 use actix_web::error::JsonPayloadError;
                 let e = match &err {
-                    JsonPayloadError::ContentType => ApiError::new(
-                        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "unsupported_media_type",
+                    JsonPayloadError::ContentType => ApiError::unsupported(
+                        ErrorCode::UnsupportedMediaType,
                         "send the body as application/json",
                     ),
                     JsonPayloadError::OverflowKnownLength { .. }
-                    | JsonPayloadError::Overflow { .. } => ApiError::new(
-                        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the body is too large",
-                    ),
-                    other => {
-                        ApiError::bad_request("invalid_json", format!("invalid body: {other}"))
+                    | JsonPayloadError::Overflow { .. } => {
+                        ApiError::too_large(ErrorCode::PayloadTooLarge, "the body is too large")
                     }
+                    other => ApiError::bad_request(
+                        ErrorCode::InvalidJson,
+                        format!("invalid body: {other}"),
+                    ),
                 };
                 e.into()
             }),
@@ -118,7 +118,11 @@ pub fn extractor_config(cfg: &mut web::ServiceConfig) {
         ApiError::not_found("not found").into()
     }))
     .app_data(web::QueryConfig::default().error_handler(|err, _| {
-        ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+        ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("invalid query string: {err}"),
+        )
+        .into()
     }));
 }
 

@@ -30,17 +30,33 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request(
-                "invalid_field",
+            Some(_) => Err(ApiError::invalid_field(
+                "limit",
                 format!("limit must be between 1 and {MAX_LIMIT}"),
-            )
-            .with_field("limit")),
+            )),
         }
     }
 
     /// The decoded cursor, if one was sent.
     pub fn cursor<T: DeserializeOwned>(&self) -> Result<Option<T>, ApiError> {
         self.cursor.as_deref().map(decode_cursor).transpose()
+    }
+
+    /// `?limit=&cursor=` from their raw values, for routes that read their query by hand:
+    /// empty is absent, a limit that is not a whole number (or out of range) is a 400
+    /// naming `limit`.
+    pub fn from_raw(limit: Option<String>, cursor: Option<String>) -> Result<Self, ApiError> {
+        let limit = limit
+            .filter(|l| !l.is_empty())
+            .map(|l| l.trim().parse::<i64>())
+            .transpose()
+            .map_err(|_| ApiError::invalid_field("limit", "limit must be a whole number"))?;
+        let params = Self {
+            limit,
+            cursor: cursor.filter(|c| !c.is_empty()),
+        };
+        params.limit()?;
+        Ok(params)
     }
 }
 
@@ -54,16 +70,14 @@ fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> Result<T, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            ApiError::bad_request("invalid_field", "cursor is not one this server issued")
-                .with_field("cursor")
-        })
+        .ok_or_else(|| ApiError::invalid_field("cursor", "cursor is not one this server issued"))
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize)]
+/// One page of a list: `{"data":[...],"next_cursor":...}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
+    /// Pass it back as `?cursor=` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -80,6 +94,14 @@ impl<T> Page<T> {
         Self {
             data: rows,
             next_cursor,
+        }
+    }
+
+    /// The same page with each row converted (row type → API type).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
         }
     }
 }

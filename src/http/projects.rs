@@ -1,23 +1,23 @@
-//! Projects of an organization (SPEC §6): members read, admins create, change and delete.
+//! Projects of an organization: members read, admins create, change and delete.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::projects::{self, NewProject, Project, ProjectChanges};
+use crate::domain::{ProjectId, Role};
 use crate::error::ApiError;
-use crate::http::access::{OrgAccess, Role, org_with_role, project_for};
-use crate::http::orgs::{PageOf, bad_field, check_name, check_slug, slug_conflict};
+use crate::http::access::{OrgAccess, org_with_role, project_for};
 use crate::http::pagination::{Page, PageParams};
+use crate::http::validate::{check_name, check_platform, check_slug, slug_conflict};
 
 /// A project as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectOut {
-    pub id: Uuid,
+    pub id: ProjectId,
     pub slug: String,
     pub name: String,
     pub platform: Option<String>,
@@ -71,21 +71,10 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// The trimmed platform, `None` when blank; at most 64 characters.
-fn check_platform(platform: Option<&str>) -> Result<Option<&str>, ApiError> {
-    match platform.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) if p.chars().count() > 64 => Err(bad_field(
-            "platform",
-            "platform must be at most 64 characters",
-        )),
-        other => Ok(other),
-    }
-}
-
 /// The organization's projects, by slug (members).
 #[utoipa::path(tag = "projects",
     params(("org" = String, Path, description = "organization slug"), PageParams),
-    responses((status = 200, body = PageOf<ProjectOut>), (status = 400), (status = 401),
+    responses((status = 200, body = Page<ProjectOut>), (status = 400), (status = 401),
         (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects")]
 pub async fn list_projects(
@@ -96,7 +85,7 @@ pub async fn list_projects(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let after: Option<String> = page.cursor()?;
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
     let rows = projects::projects_page(&mut conn, access.org.id, after.as_deref(), limit).await?;
     let rows = rows.into_iter().map(ProjectOut::from).collect();
@@ -119,13 +108,13 @@ pub async fn create_project(
     path: web::Path<String>,
     body: web::Json<NewProjectBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await.map_err(ApiError::unavailable)?;
+    let mut conn = state.pool.get().await?;
     let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
     let new = NewProject {
-        id: Uuid::now_v7(),
+        id: ProjectId::new(),
         org_id: access.org.id,
         name: check_name(&body.name)?,
-        slug: check_slug(&body.slug).map(|()| body.slug.as_str())?,
+        slug: check_slug(&body.slug)?,
         platform: check_platform(body.platform.as_deref())?,
     };
     let project = projects::create_project(&mut conn, &new)
@@ -197,16 +186,6 @@ pub async fn delete_project(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn platforms() {
-        assert_eq!(check_platform(None).unwrap(), None);
-        assert_eq!(check_platform(Some("  ")).unwrap(), None);
-        assert_eq!(check_platform(Some(" python ")).unwrap(), Some("python"));
-        assert!(check_platform(Some(&"p".repeat(64))).is_ok());
-        let err = check_platform(Some(&"p".repeat(65))).unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("platform"));
-    }
 
     #[test]
     fn patch_tells_null_from_absent() {

@@ -1,4 +1,4 @@
-//! Sentry SDK compatibility (SPEC §4): `POST /api/{number}/store/` and
+//! Sentry SDK compatibility (docs/api.md, “Sentry SDK endpoints”): `POST /api/{number}/store/` and
 //! `POST /api/{number}/envelope/`, so unmodified SDKs work with the DSN
 //! `http://<mshr_ key>@<host>/<number>`.
 //!
@@ -18,15 +18,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ingest::{
-    admit, authenticate, check_content_type, header, invalid, query_param, read_decoded_body,
-    too_large,
+    admit, authenticate, check_content_type, header, query_param, read_decoded_body, too_large,
 };
 use crate::AppState;
 use crate::auth::project_key::KeyProject;
 use crate::domain::envelope::{self as sentry_envelope, parse_lenient_json};
 use crate::domain::event::{EventError, NormalizeOptions, normalize_with};
+use crate::domain::{ErrorCode, PendingEvent};
 use crate::error::ApiError;
-use crate::ingest::PendingEvent;
 
 /// Content types Sentry SDKs send (or none at all).
 const CONTENT_TYPES: &[&str] = &[
@@ -108,7 +107,7 @@ async fn authenticated_body(
     if number.parse::<i32>().ok() != Some(project.project_number) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "project_mismatch",
+            ErrorCode::ProjectMismatch,
             "the key does not belong to this project number (check the DSN)",
         ));
     }
@@ -127,13 +126,13 @@ fn sentry_event(payload: &[u8], state: &AppState) -> Result<PendingEvent, ApiErr
     }
     let received_at = Utc::now();
     let value = parse_lenient_json(payload).map_err(|e| {
-        invalid(EventError {
-            code: EventError::INVALID_JSON,
+        ApiError::from(EventError {
+            code: ErrorCode::InvalidJson,
             message: format!("the event is not valid JSON: {e}"),
             field: None,
         })
     })?;
-    let event = normalize_with(value, &NormalizeOptions::sentry(received_at)).map_err(invalid)?;
+    let event = normalize_with(value, &NormalizeOptions::sentry(received_at))?;
     Ok(PendingEvent::new(event, received_at))
 }
 
@@ -142,7 +141,7 @@ fn sentry_id(pending: &PendingEvent) -> String {
     pending
         .event
         .event_id
-        .unwrap_or(pending.id)
+        .unwrap_or(pending.id.uuid())
         .simple()
         .to_string()
 }
@@ -188,7 +187,7 @@ pub async fn envelope(
 ) -> Result<HttpResponse, SentryError> {
     let (project, body) = authenticated_body(&req, &state, &path, payload).await?;
     let env = sentry_envelope::parse(&body)
-        .map_err(|e| ApiError::bad_request("invalid_envelope", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string()))?;
     let mut events = Vec::new();
     for item in env.items.iter().filter(|i| i.ty == "event") {
         match sentry_event(item.payload, &state) {

@@ -11,41 +11,10 @@ pub mod writer;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
-use crate::domain::{Fingerprint, NormalizedEvent};
+use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;
 
 pub use registry::WriterRegistry;
-
-/// An accepted event on its way to the database: validated, fingerprinted, given its id.
-#[derive(Debug, Clone)]
-pub struct PendingEvent {
-    /// Mesher's UUIDv7 id, assigned at receive time.
-    pub id: Uuid,
-    pub received_at: DateTime<Utc>,
-    pub event: NormalizedEvent,
-    pub fingerprint: Fingerprint,
-    pub title: String,
-    pub culprit: Option<String>,
-}
-
-impl PendingEvent {
-    /// Fingerprints `event` and stamps it with a fresh id and the receive time.
-    pub fn new(event: NormalizedEvent, received_at: DateTime<Utc>) -> Self {
-        let fingerprint = crate::domain::fingerprint(&event);
-        let (title, culprit) = crate::domain::title_and_culprit(&event);
-        Self {
-            id: Uuid::now_v7(),
-            received_at,
-            event,
-            fingerprint,
-            title,
-            culprit,
-        }
-    }
-}
 
 /// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live
 /// outside the actor so a crashed writer loses none of them.
@@ -84,7 +53,7 @@ pub struct CounterSnapshot {
 /// counters, and the flags that keep one flush in flight at a time.
 #[derive(Debug)]
 pub struct ProjectShared {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     pub buffer: Mutex<DropOldest<PendingEvent>>,
     pub counters: Counters,
     /// A flush (a spawned task) is running.
@@ -96,7 +65,7 @@ pub struct ProjectShared {
 }
 
 impl ProjectShared {
-    pub fn new(project_id: Uuid, capacity: usize, rate: Option<(u32, u32)>) -> Self {
+    pub fn new(project_id: ProjectId, capacity: usize, rate: Option<(u32, u32)>) -> Self {
         Self {
             rate: rate.map(|(per_sec, burst)| {
                 Mutex::new(rate::TokenBucket::new(

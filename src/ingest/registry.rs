@@ -4,14 +4,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::domain::ProjectId;
 use actix::prelude::*;
 use dashmap::DashMap;
-use uuid::Uuid;
 
 use super::writer::{Crash, Drain, StorageWriter, Wake};
-use super::{CounterSnapshot, PendingEvent, ProjectShared};
+use super::{CounterSnapshot, ProjectShared};
 use crate::config::WriterSettings;
 use crate::db::DbPool;
+use crate::domain::PendingEvent;
 
 /// A running writer and what it shares.
 #[derive(Clone)]
@@ -21,7 +22,7 @@ struct Handle {
 }
 
 struct Inner {
-    writers: DashMap<Uuid, Handle>,
+    writers: DashMap<ProjectId, Handle>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     pool: DbPool,
@@ -58,7 +59,7 @@ impl WriterRegistry {
         Supervisor::start_in_arbiter(arbiter, move |_| StorageWriter::new(shared, pool, settings))
     }
 
-    fn handle(&self, project_id: Uuid) -> Handle {
+    fn handle(&self, project_id: ProjectId) -> Handle {
         if let Some(h) = self.inner.writers.get(&project_id) {
             return h.clone();
         }
@@ -79,7 +80,7 @@ impl WriterRegistry {
     }
 
     /// Puts accepted events in the project's buffer and wakes its writer when a batch is full.
-    pub fn push(&self, project_id: Uuid, events: Vec<PendingEvent>) {
+    pub fn push(&self, project_id: ProjectId, events: Vec<PendingEvent>) {
         let handle = self.handle(project_id);
         let len = handle.shared.push(events);
         if len >= self.inner.settings.batch_size
@@ -89,7 +90,7 @@ impl WriterRegistry {
         }
     }
 
-    fn wake(&self, project_id: Uuid, handle: &Handle) {
+    fn wake(&self, project_id: ProjectId, handle: &Handle) {
         match handle.addr.try_send(Wake) {
             Ok(()) => {}
             Err(SendError::Full(_)) => {
@@ -120,7 +121,7 @@ impl WriterRegistry {
     }
 
     /// Admits `n` events of the project under its rate limit, or says how long to wait.
-    pub fn admit(&self, project_id: Uuid, n: usize) -> Result<(), std::time::Duration> {
+    pub fn admit(&self, project_id: ProjectId, n: usize) -> Result<(), std::time::Duration> {
         if self.inner.settings.rate_limit_per_sec == 0 {
             return Ok(()); // no limit configured: no lookup on the hot path
         }
@@ -128,7 +129,7 @@ impl WriterRegistry {
     }
 
     /// Counts an event of the project that was refused as invalid.
-    pub fn count_rejected(&self, project_id: Uuid, n: u64) {
+    pub fn count_rejected(&self, project_id: ProjectId, n: u64) {
         self.handle(project_id)
             .shared
             .counters
@@ -137,7 +138,7 @@ impl WriterRegistry {
     }
 
     /// The project's counters (zero when it has received nothing since start).
-    pub fn snapshot(&self, project_id: Uuid) -> CounterSnapshot {
+    pub fn snapshot(&self, project_id: ProjectId) -> CounterSnapshot {
         self.inner
             .writers
             .get(&project_id)
@@ -146,7 +147,7 @@ impl WriterRegistry {
     }
 
     /// Every known project's counters.
-    pub fn snapshots(&self) -> Vec<(Uuid, CounterSnapshot)> {
+    pub fn snapshots(&self) -> Vec<(ProjectId, CounterSnapshot)> {
         self.inner
             .writers
             .iter()
@@ -155,7 +156,7 @@ impl WriterRegistry {
     }
 
     /// Asks the project's writer to panic (honoured only with `writer.allow_crash`).
-    pub fn crash(&self, project_id: Uuid) {
+    pub fn crash(&self, project_id: ProjectId) {
         let _ = self.handle(project_id).addr.try_send(Crash);
     }
 

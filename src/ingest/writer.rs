@@ -20,9 +20,10 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use rand::Rng;
 
-use super::{PendingEvent, ProjectShared};
+use super::ProjectShared;
 use crate::config::WriterSettings;
 use crate::db::{self, DbError, DbPool};
+use crate::domain::PendingEvent;
 
 /// The writer of one project.
 pub struct StorageWriter {

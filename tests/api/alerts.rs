@@ -13,7 +13,7 @@ pub async fn join(app: &TestApp, user: &TestUser, role: &str) {
         .await
         .unwrap()
         .expect("test-org exists (create a project first)");
-    accounts::upsert_membership(&mut conn, org.id, user.id, role)
+    accounts::upsert_membership(&mut conn, org.id, user.id, role.parse().unwrap())
         .await
         .unwrap();
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Days, Duration, DurationRound, NaiveDate, TimeDelta, Utc};
 use mesher::db::{accounts, events as db_events, partitions};
-use mesher::ingest::PendingEvent;
+use mesher::domain::{EventId, PendingEvent, ProjectId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ pub async fn member(app: &TestApp, email: &str) -> TestUser {
         .await
         .unwrap()
         .expect("test-org exists once a project was created");
-    accounts::upsert_membership(&mut conn, org.id, user.id, "member")
+    accounts::upsert_membership(&mut conn, org.id, user.id, mesher::domain::Role::Member)
         .await
         .unwrap();
     user
@@ -36,7 +36,7 @@ pub fn v7_at(t: DateTime<Utc>) -> Uuid {
 /// `write_batch`, creating the day partitions they need. Returns them with their ids.
 pub async fn seed(
     app: &TestApp,
-    project: Uuid,
+    project: ProjectId,
     events: Vec<(Value, DateTime<Utc>)>,
 ) -> Vec<PendingEvent> {
     let batch: Vec<PendingEvent> = events
@@ -45,7 +45,7 @@ pub async fn seed(
             let event = mesher::domain::parse_event(payload.to_string().as_bytes())
                 .unwrap_or_else(|e| panic!("{payload}: {e}"));
             let mut pending = PendingEvent::new(event, at);
-            pending.id = v7_at(at);
+            pending.id = EventId(v7_at(at));
             pending
         })
         .collect();
@@ -108,7 +108,7 @@ pub fn ids(rows: &[Value]) -> Vec<Uuid> {
 pub fn newest_first(events: &[PendingEvent]) -> Vec<Uuid> {
     let mut keyed: Vec<_> = events.iter().map(|e| (e.received_at, e.id)).collect();
     keyed.sort_by(|a, b| b.cmp(a));
-    keyed.into_iter().map(|(_, id)| id).collect()
+    keyed.into_iter().map(|(_, id)| id.uuid()).collect()
 }
 
 fn events_path(project: &str) -> String {

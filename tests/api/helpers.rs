@@ -207,11 +207,11 @@ pub struct TestApp {
 
 /// A project of the test database and one of its keys.
 pub struct TestProject {
-    pub id: uuid::Uuid,
+    pub id: mesher::domain::ProjectId,
     /// The project's number in Sentry DSNs.
     pub number: i32,
     pub key: String,
-    pub key_id: uuid::Uuid,
+    pub key_id: mesher::domain::KeyId,
 }
 
 impl TestApp {
@@ -234,7 +234,7 @@ pub async fn create_project(db: &TestDb, slug: &str) -> TestProject {
         None => accounts::create_org(
             &mut conn,
             &accounts::NewOrganization {
-                id: uuid::Uuid::now_v7(),
+                id: mesher::domain::OrgId::new(),
                 slug: "test-org",
                 name: "Test",
             },
@@ -245,7 +245,7 @@ pub async fn create_project(db: &TestDb, slug: &str) -> TestProject {
     let project = projects::create_project(
         &mut conn,
         &projects::NewProject {
-            id: uuid::Uuid::now_v7(),
+            id: mesher::domain::ProjectId::new(),
             org_id: org.id,
             slug,
             name: slug,
@@ -258,7 +258,7 @@ pub async fn create_project(db: &TestDb, slug: &str) -> TestProject {
     let row = projects::create_api_key(
         &mut conn,
         &projects::NewApiKey {
-            id: uuid::Uuid::now_v7(),
+            id: mesher::domain::KeyId::new(),
             project_id: project.id,
             label: "test",
             prefix: &keys::display_prefix(&key),
@@ -305,7 +305,11 @@ impl TestApp {
 
     /// Waits (up to `secs`) until the project has nothing buffered or in flight; returns
     /// its counters then.
-    pub async fn settle(&self, project: uuid::Uuid, secs: u64) -> mesher::ingest::CounterSnapshot {
+    pub async fn settle(
+        &self,
+        project: mesher::domain::ProjectId,
+        secs: u64,
+    ) -> mesher::ingest::CounterSnapshot {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
         loop {
             let s = self.registry.snapshot(project);
@@ -317,7 +321,7 @@ impl TestApp {
     }
 
     /// Events stored for the project (counted in the database).
-    pub async fn stored_count(&self, project: uuid::Uuid) -> i64 {
+    pub async fn stored_count(&self, project: mesher::domain::ProjectId) -> i64 {
         use diesel::{ExpressionMethods, QueryDsl};
         use mesher::db::schema::events;
         let mut conn = self.db.conn().await;
@@ -331,7 +335,10 @@ impl TestApp {
 
     /// Asserts the accounting invariant of SPEC §5 once the project has settled, and that
     /// "stored" is what the database holds. Returns the counters.
-    pub async fn assert_accounted(&self, project: uuid::Uuid) -> mesher::ingest::CounterSnapshot {
+    pub async fn assert_accounted(
+        &self,
+        project: mesher::domain::ProjectId,
+    ) -> mesher::ingest::CounterSnapshot {
         let s = self.settle(project, 15).await;
         assert_eq!(s.buffered, 0, "still buffered: {s:?}");
         assert_eq!(
@@ -460,7 +467,7 @@ impl ServerProcess {
 
 /// A registered user with a user token for the management API.
 pub struct TestUser {
-    pub id: uuid::Uuid,
+    pub id: mesher::domain::UserId,
     pub email: String,
     pub password: String,
     pub token: String,

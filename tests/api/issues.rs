@@ -25,7 +25,7 @@ fn grouped(group: &str, level: &str) -> Value {
 type Row = (Uuid, DateTime<Utc>, DateTime<Utc>, i64);
 
 /// The project's issues, from the database.
-async fn issue_rows(app: &TestApp, project: Uuid) -> Vec<Row> {
+async fn issue_rows(app: &TestApp, project: mesher::domain::ProjectId) -> Vec<Row> {
     let mut conn = app.db.conn().await;
     issues::table
         .filter(issues::project_id.eq(project))

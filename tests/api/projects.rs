@@ -335,8 +335,8 @@ async fn deleting_an_org_or_a_project_deletes_its_events() {
         let res = app.post_events(key["key"].as_str().unwrap(), &batch).await;
         assert_eq!(res.status(), 202);
     }
-    app.settle(web_id, 5).await;
-    app.settle(api_id, 5).await;
+    app.settle(mesher::domain::ProjectId(web_id), 5).await;
+    app.settle(mesher::domain::ProjectId(api_id), 5).await;
     assert_eq!(events_of(&app, web_id).await, 3);
     assert_eq!(events_of(&app, api_id).await, 3);
 

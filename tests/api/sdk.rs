@@ -214,9 +214,14 @@ async fn the_rust_sdk_reports_into_mesher() {
             .await
             .unwrap()
             .unwrap();
-        mesher::db::accounts::upsert_membership(&mut conn, org.id, owner.id, "member")
-            .await
-            .unwrap();
+        mesher::db::accounts::upsert_membership(
+            &mut conn,
+            org.id,
+            owner.id,
+            mesher::domain::Role::Member,
+        )
+        .await
+        .unwrap();
     }
     let dsn = format!(
         "http://{}@{}/{}",

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::{EventError, Exception, MAX_MESSAGE_CHARS};
+use super::{ErrorCode, EventError, Exception, MAX_MESSAGE_CHARS};
 
 /// Returns the message and, when `message` was an object, that object (to be kept
 /// in `extra`, so its `params` are not lost).
@@ -53,7 +53,7 @@ fn from_fallbacks(
         Some(_) => return Err(EventError::invalid("logentry", "must be an object")),
     }
     from_exception(exceptions.unwrap_or_default()).ok_or_else(|| EventError {
-        code: EventError::MISSING_FIELD,
+        code: ErrorCode::MissingField,
         message: "`message` is required (or an `exception` or `logentry` to derive it from)"
             .to_owned(),
         field: Some("message".to_owned()),

@@ -30,7 +30,7 @@ fn ok(v: Value) -> NormalizedEvent {
 /// The `(code, field)` of the error `normalize` gives.
 fn err(v: Value) -> (&'static str, String) {
     let e = normalize(v).unwrap_err();
-    (e.code, e.field.unwrap_or_default())
+    (e.code.as_str(), e.field.unwrap_or_default())
 }
 
 fn invalid(field: &str) -> (&'static str, String) {
@@ -239,7 +239,10 @@ fn parse_event_and_batch() {
     assert_eq!(parse_event(b"{nope").unwrap_err().code, "invalid_json");
     assert_eq!(parse_event(b"").unwrap_err().code, "invalid_json");
     let not_object = parse_event(b"[1]").unwrap_err();
-    assert_eq!((not_object.code, not_object.field), ("invalid_event", None));
+    assert_eq!(
+        (not_object.code.as_str(), not_object.field),
+        ("invalid_event", None)
+    );
 
     assert_eq!(parse_batch(&body).unwrap().len(), 1);
     let mixed = json!([with(json!({})), with(json!({"level": "nope"})), 3]);

@@ -47,7 +47,7 @@ fn timestamp_rejections() {
     ] {
         let err = timestamp(&bad, "timestamp").unwrap_err();
         assert_eq!(
-            (err.code, err.field.as_deref()),
+            (err.code.as_str(), err.field.as_deref()),
             ("invalid_field", Some("timestamp")),
             "{bad}"
         );
