@@ -1,8 +1,8 @@
 //! Pure domain logic: event parsing and normalization, grouping, levels and secret
 //! formats. No I/O, no framework types — everything here is unit-testable.
 //!
-//! Modules refer to each other through `super::` so that this tree also compiles
-//! on its own (the domain test crate includes it by path).
+//! Modules refer to each other through `super::`: this tree depends on nothing else in
+//! the crate (see docs/architecture.md, “Module layout and dependencies”).
 
 pub mod alerts;
 pub mod envelope;

@@ -9,7 +9,10 @@ use super::*;
 
 /// The captured SDK requests, kept in the repository (`tests/fixtures/sentry-sdk`).
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentry-sdk"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sentry-sdk"
+    ))
 }
 
 fn split_line(b: &[u8]) -> (&[u8], &[u8]) {
