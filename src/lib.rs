@@ -176,7 +176,7 @@ impl Application {
     ///
     /// Signals are handled here, not by actix-server: its handler stops the whole actix
     /// System right after the HTTP server, which would kill the writers' arbiters before they
-    /// flush.
+    /// flush. See docs/architecture.md, “Shutdown”.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
         let handle = self.server.handle();
         let mut server = actix_rt::spawn(self.server);

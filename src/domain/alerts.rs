@@ -1,4 +1,4 @@
-//! Alert rules (SPEC §2): a typed [`Condition`] and [`Action`], and the validation of rule
+//! Alert rules (see docs/api.md, “Data model”): a typed [`Condition`] and [`Action`], and the validation of rule
 //! bodies sent as raw JSON.
 //!
 //! Every error is a [`RuleError`] naming the offending field as a path (`name`,

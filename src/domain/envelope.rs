@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn every_captured_sdk_envelope_parses() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sentry-sdk");
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentry-sdk");
         let mut events = 0;
         for sdk in ["python-2.75-br", "python-2.75-gzip", "node-11.12"] {
             for n in 1..=4 {

@@ -1,4 +1,5 @@
-//! Event payload parsing and normalization (SPEC §3.1).
+//! Event payload parsing and normalization (the limits are also listed in docs/api.md,
+//! “Limits”).
 //!
 //! Input is the Sentry event format (as sent by the official SDKs) or Mesher's own
 //! subset of it. [`normalize_with`] turns one JSON value into a [`NormalizedEvent`] or an

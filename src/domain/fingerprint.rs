@@ -1,4 +1,5 @@
-//! Grouping events into issues (SPEC §3.2).
+//! Grouping events into issues (how a batch then updates its issues: docs/architecture.md,
+//! “In the database”).
 //!
 //! An event's fingerprint is a list of readable components plus their SHA-256, which
 //! is what the issue is keyed on (fixed size, so long stack traces never hit index

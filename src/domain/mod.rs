@@ -1,7 +1,10 @@
 //! Pure domain logic: event parsing and normalization, grouping, levels, roles, issue
-//! statuses, typed ids and secret formats. No I/O — everything here is unit-testable. The
-//! value types carry derives that say how they are stored (diesel) and documented
-//! (utoipa); the code that stores them lives in `db/`.
+//! statuses, typed ids, error codes and secret formats. No I/O — everything here is
+//! unit-testable. The value types carry derives that say how they are stored (diesel) and
+//! documented (utoipa); the code that stores them lives in `db/`.
+//!
+//! Modules refer to each other through `super::`: this tree depends on nothing else in
+//! the crate (see docs/architecture.md, “Module layout and dependencies”).
 
 pub mod alerts;
 pub mod envelope;

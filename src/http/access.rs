@@ -1,4 +1,4 @@
-//! Who may do what under an organization (docs/api.md, “Access”): non-members get 404 for
+//! Who may do what under an organization (docs/api.md, “Access rules”): non-members get 404 for
 //! everything under an org (its existence is not revealed); members without the needed role
 //! get 403. Every org- and project-scoped handler starts here.
 

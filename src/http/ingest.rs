@@ -1,4 +1,4 @@
-//! `POST /api/v1/events`: Mesher's native ingestion endpoint (docs/api.md, “Ingestion”).
+//! `POST /api/v1/events`: Mesher's native ingestion endpoint (docs/api.md, “Status codes”).
 //! The helpers here (key, content type, body, rate limit) are the ingestion edge shared with
 //! the Sentry routes (`sentry.rs`); see docs/architecture.md, “The path of an event”.
 //!

@@ -1,4 +1,5 @@
-//! `GET /metrics`: the per-project ingestion counters of SPEC §5 in Prometheus text format.
+//! `GET /metrics`: the per-project ingestion counters (docs/architecture.md, “Accounting”) in
+//! Prometheus text format.
 //!
 //! The counters' source of truth is the registry's atomics (they also back the stats API and
 //! the accounting invariant); at scrape time they are copied into this app's own Prometheus

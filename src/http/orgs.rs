@@ -1,4 +1,4 @@
-//! Organizations and their members (docs/api.md, “Access”): any user creates an org and
+//! Organizations and their members (docs/api.md, “Access rules”): any user creates an org and
 //! becomes its owner;
 //! members read, admins manage, owners alone touch owners; an org never loses its last owner.
 

@@ -1,5 +1,5 @@
 //! `GET /api/v1/orgs/{org}/projects/{project}/stats`: a project's ingestion counters
-//! (SPEC §5) and its totals in the database.
+//! (docs/architecture.md, “Accounting”) and its totals in the database.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! Ingestion behind the HTTP edge: per-project buffers, `StorageWriter` actors that flush
 //! them in batches, the registry that finds (or starts, or replaces) a project's writer, and
-//! the per-project counters that make every accepted event accountable.
+//! the per-project counters that make every accepted event accountable. The whole path, and
+//! who owns what: docs/architecture.md, “The path of an event” and “Actors and ownership”.
 
 pub mod buffer;
 pub mod decode;
@@ -20,7 +21,8 @@ pub use registry::WriterRegistry;
 /// outside the actor so a crashed writer loses none of them.
 ///
 /// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed + buffered +
-/// in_flight` (the last two are the buffer length and the batch being written).
+/// in_flight` (the last two are the buffer length and the batch being written); see
+/// docs/architecture.md, “Accounting”.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub accepted: AtomicU64,

@@ -7,8 +7,9 @@
 //! flight at a time, retries with exponential backoff and jitter, then drop-and-count.
 //!
 //! The flush runs as a task of its own, not inside the actor's context: the mailbox keeps
-//! being served while the database is slow (ARCHITECTURE.md, pitfalls 3 and 4), and a
-//! restarted actor does not cancel a batch halfway. The task does its own accounting
+//! being served while the database is slow (waiting on it inside the actor would stall the
+//! mailbox for a whole flush), and a restarted actor does not cancel a batch halfway (see
+//! docs/architecture.md, “In the writer” and “Supervision and restarts”). The task does its own accounting
 //! (stored or dropped) and clears the in-flight flag, whatever happens to the actor.
 
 use std::panic::AssertUnwindSafe;

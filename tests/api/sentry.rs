@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{TestApp, TestProject, spawn_app, spawn_app_with};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sentry-sdk");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentry-sdk");
 const PLACEHOLDER_KEY: &str = "mshr_0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
 
 /// Sends one raw HTTP/1.1 request (so chunked bodies stay chunked) and returns the status

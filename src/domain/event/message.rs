@@ -61,8 +61,8 @@ fn from_fallbacks(
 }
 
 /// Sentry orders chained exceptions innermost (the cause) first and the exception
-/// that was actually raised last, so the last one with a type or value is the
-/// "first" exception in the reading sense of the SPEC.
+/// that was actually raised last, so the last one with a type or value is the one a
+/// reader means by "the" exception: the message is derived from it.
 fn from_exception(exceptions: &[Exception]) -> Option<String> {
     let text = exceptions.iter().rev().find_map(Exception::summary)?;
     Some(truncate_chars(text, MAX_MESSAGE_CHARS))

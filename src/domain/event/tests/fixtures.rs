@@ -1,29 +1,18 @@
-//! The event items of real Sentry SDK requests (`shared/fixtures/sentry-sdk`).
+//! The event items of real Sentry SDK requests (`tests/fixtures/sentry-sdk`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::super::super::fingerprint::{fingerprint, title_and_culprit};
 use super::*;
 
-/// `shared/` sits beside the crate (`../shared`). The standalone domain test crate
-/// includes this file by absolute path, so also look relative to this file
-/// (`<crate>/src/domain/event/tests/fixtures.rs`, six levels below `shared/`'s parent).
+/// The captured SDK requests, kept in the repository (`tests/fixtures/sentry-sdk`).
 fn fixtures_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let beside_crate = manifest.join("../shared/fixtures/sentry-sdk");
-    if beside_crate.is_dir() {
-        return beside_crate;
-    }
-    // Joining an absolute `file!()` (the test crate's case) replaces the base: wanted.
-    #[allow(clippy::join_absolute_paths)]
-    let this_file = manifest.join(file!());
-    this_file
-        .ancestors()
-        .nth(6)
-        .unwrap()
-        .join("shared/fixtures/sentry-sdk")
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sentry-sdk"
+    ))
 }
 
 fn split_line(b: &[u8]) -> (&[u8], &[u8]) {
