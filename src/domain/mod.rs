@@ -17,6 +17,7 @@ pub mod keys;
 pub mod level;
 pub mod pending;
 pub mod role;
+mod text_enum;
 
 pub use error_code::ErrorCode;
 pub use event::{

@@ -321,7 +321,8 @@ mod tests {
     #[test]
     fn member_change_rules() {
         // (actor, target, owners, is_self, new role or removal, expected status)
-        let cases: &[(Option<Role>, Option<Role>, usize, bool, Option<Role>, u16)] = &[
+        type Case = (Option<Role>, Option<Role>, usize, bool, Option<Role>, u16);
+        let cases: &[Case] = &[
             // Admins manage members and admins, not owners, and cannot grant ownership.
             (Some(Admin), Some(Member), 1, false, Some(Admin), 200),
             (Some(Admin), Some(Admin), 1, false, None, 200),
