@@ -3,20 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-
-/// Makes `user` a member of the tests' organization `test-org` with `role`.
-pub async fn join(app: &TestApp, user: &TestUser, role: &str) {
-    use mesher::db::accounts;
-    let mut conn = app.db.conn().await;
-    let org = accounts::find_org_by_slug(&mut conn, "test-org")
-        .await
-        .unwrap()
-        .expect("test-org exists (create a project first)");
-    accounts::upsert_membership(&mut conn, org.id, user.id, role)
-        .await
-        .unwrap();
-}
+use crate::helpers::{TestApp, TestUser, join, send_json, spawn_app};
 
 /// An app with projects `web` and `api` in `test-org`, an admin, a member and an outsider.
 struct Setup {
@@ -524,7 +511,7 @@ async fn session_cookies_work_and_follow_the_csrf_rules() {
         "{}",
         res.status()
     );
-    let (status, list) = crate::helpers::send_json(with_cookie(app.client.get(&url))).await;
+    let (status, list) = send_json(with_cookie(app.client.get(&url))).await;
     assert_eq!(status, 200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }

@@ -7,7 +7,9 @@ use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{ServerProcess, TestApp, TestDb, send_json, spawn_app, spawn_app_with};
+use crate::helpers::{
+    ServerProcess, TestApp, TestDb, create_project, event, send_json, spawn_app, spawn_app_with,
+};
 
 fn cookie_header(cookie: &str) -> String {
     format!("mesher_session={cookie}")
@@ -419,10 +421,10 @@ async fn no_secret_in_clear_in_the_database_or_the_logs() {
         .send()
         .await
         .unwrap();
-    let project = crate::helpers::create_project(&db, "secrets").await;
+    let project = create_project(&db, "secrets").await;
     let res = client
         .post(format!("{url}/api/v1/events?key={}", project.key))
-        .json(&crate::ingest::event("hello"))
+        .json(&event("hello"))
         .send()
         .await
         .unwrap();

@@ -7,11 +7,7 @@ use diesel_async::RunQueryDsl;
 use mesher::db::schema::{api_keys, events, issues};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
-
-pub fn event(message: &str) -> Value {
-    json!({ "message": message, "level": "error", "timestamp": chrono::Utc::now().to_rfc3339() })
-}
+use crate::helpers::{event, spawn_app, spawn_app_with};
 
 fn exception_event(function: &str, lineno: u32) -> Value {
     json!({
@@ -28,7 +24,8 @@ fn exception_event(function: &str, lineno: u32) -> Value {
     })
 }
 
-async fn error_of(res: reqwest::Response) -> (u16, Value) {
+/// The status of a refused request and its `error` object.
+async fn refusal(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let body: Value = res.json().await.expect("a JSON error body");
     (status, body["error"].clone())
@@ -42,7 +39,7 @@ async fn key_problems_are_401() {
     let res = app
         .post_raw("/api/v1/events", event("x").to_string(), &[])
         .await;
-    let (status, err) = error_of(res).await;
+    let (status, err) = refusal(res).await;
     assert_eq!((status, err["code"].as_str()), (401, Some("missing_key")));
 
     for bad in [
@@ -50,7 +47,7 @@ async fn key_problems_are_401() {
         "mshr_short",
         &format!("mshr_{}", "A".repeat(40)),
     ] {
-        let (status, err) = error_of(app.post_events(bad, &event("x")).await).await;
+        let (status, err) = refusal(app.post_events(bad, &event("x")).await).await;
         assert_eq!(
             (status, err["code"].as_str()),
             (401, Some("invalid_key")),
@@ -76,7 +73,7 @@ async fn key_problems_are_401() {
         .await
         .unwrap();
     actix_web::rt::time::sleep(std::time::Duration::from_millis(700)).await;
-    let (status, err) = error_of(app.post_events(&project.key, &event("x")).await).await;
+    let (status, err) = refusal(app.post_events(&project.key, &event("x")).await).await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_key")));
     app.assert_accounted(project.id).await;
 }
@@ -115,7 +112,7 @@ async fn invalid_events_are_400_naming_the_field() {
         ),
     ];
     for (body, field) in &cases {
-        let (status, err) = error_of(app.post_events(&p.key, body).await).await;
+        let (status, err) = refusal(app.post_events(&p.key, body).await).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(err["field"], *field, "{body} → {err}");
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -124,7 +121,7 @@ async fn invalid_events_are_400_naming_the_field() {
     let res = app
         .post_raw("/api/v1/events", "{not json", &[("x-mesher-key", &p.key)])
         .await;
-    let (status, err) = error_of(res).await;
+    let (status, err) = refusal(res).await;
     assert_eq!((status, err["code"].as_str()), (400, Some("invalid_json")));
 
     let s = app.assert_accounted(p.id).await;
@@ -140,7 +137,7 @@ async fn size_encoding_and_type_limits() {
 
     // Oversize body as sent.
     let big = json!({ "message": "m", "level": "error", "timestamp": 1, "extra": { "pad": "x".repeat(70_000) } });
-    let (status, err) = error_of(app.post_raw("/api/v1/events", big.to_string(), &key).await).await;
+    let (status, err) = refusal(app.post_raw("/api/v1/events", big.to_string(), &key).await).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (413, Some("payload_too_large"))
@@ -158,7 +155,7 @@ async fn size_encoding_and_type_limits() {
             &[key[0], ("content-encoding", "gzip")],
         )
         .await;
-    assert_eq!(error_of(res).await.0, 413);
+    assert_eq!(refusal(res).await.0, 413);
 
     let res = app
         .post_raw(
@@ -167,7 +164,7 @@ async fn size_encoding_and_type_limits() {
             &[key[0], ("content-encoding", "zstd")],
         )
         .await;
-    let (status, err) = error_of(res).await;
+    let (status, err) = refusal(res).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (415, Some("unsupported_encoding"))
@@ -183,7 +180,7 @@ async fn size_encoding_and_type_limits() {
             ],
         )
         .await;
-    let (status, err) = error_of(res).await;
+    let (status, err) = refusal(res).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (415, Some("unsupported_media_type"))
@@ -197,11 +194,11 @@ async fn size_encoding_and_type_limits() {
             &[key[0], ("content-encoding", "gzip")],
         )
         .await;
-    assert_eq!(error_of(res).await.0, 400);
+    assert_eq!(refusal(res).await.0, 400);
 
     // More than 1000 events in one batch.
     let batch = Value::Array((0..1001).map(|_| json!({})).collect());
-    let (status, err) = error_of(app.post_events(&p.key, &batch).await).await;
+    let (status, err) = refusal(app.post_events(&p.key, &batch).await).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (413, Some("too_many_events"))
@@ -420,16 +417,4 @@ async fn metrics_expose_the_counters() {
         assert!(text.contains(&line), "missing {line} in\n{text}");
     }
     assert!(text.contains("reason=\"buffer_full\""), "{text}");
-}
-
-/// Posts `n` single events one request at a time; returns their ids.
-pub async fn post_n(app: &TestApp, key: &str, n: usize, prefix: &str) -> Vec<uuid::Uuid> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let res = app.post_events(key, &event(&format!("{prefix} {i}"))).await;
-        assert_eq!(res.status(), 202);
-        let body: Value = res.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().parse().unwrap());
-    }
-    ids
 }

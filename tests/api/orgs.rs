@@ -3,39 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-
-/// Creates `slug` as `user` (who becomes its owner).
-pub async fn create_org(app: &TestApp, user: &TestUser, slug: &str) -> Value {
-    let (status, body) = app
-        .post_as(
-            user,
-            "/api/v1/orgs",
-            json!({ "name": format!("Org {slug}"), "slug": slug }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
-/// Adds `member` to `org` with `role`, as `by`.
-pub async fn add_member(app: &TestApp, by: &TestUser, org: &str, member: &TestUser, role: &str) {
-    let (status, body) = app
-        .post_as(
-            by,
-            &format!("/api/v1/orgs/{org}/members"),
-            json!({ "email": member.email, "role": role }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-fn error_of(body: &Value) -> (&str, &str) {
-    (
-        body["error"]["code"].as_str().unwrap_or_default(),
-        body["error"]["field"].as_str().unwrap_or_default(),
-    )
-}
+use crate::helpers::{add_member, create_org, error_of, send_json, spawn_app};
 
 #[actix_web::test]
 async fn create_get_rename_and_delete_an_org() {
@@ -556,7 +524,7 @@ async fn a_session_cookie_works_under_the_csrf_rules() {
         if let Some(origin) = origin {
             req = req.header("origin", origin);
         }
-        crate::helpers::send_json(req)
+        send_json(req)
     };
     let (status, body) = post(Some("https://evil.example")).await;
     assert_eq!((status, error_of(&body).0), (403, "csrf"));

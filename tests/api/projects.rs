@@ -6,21 +6,12 @@ use std::time::Duration;
 
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
-use mesher::db::schema::{events, projects};
+use mesher::db::schema::projects;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-use crate::ingest::event;
-use crate::orgs::{add_member, create_org};
+use crate::helpers::{TestApp, TestUser, add_member, create_org, error_of, event, spawn_app};
 
 const PROJECTS: &str = "/api/v1/orgs/acme/projects";
-
-fn error_of(body: &Value) -> (&str, &str) {
-    (
-        body["error"]["code"].as_str().unwrap_or_default(),
-        body["error"]["field"].as_str().unwrap_or_default(),
-    )
-}
 
 async fn create_project(app: &TestApp, user: &TestUser, slug: &str) -> Value {
     let (status, body) = app
@@ -44,17 +35,6 @@ async fn create_key(app: &TestApp, user: &TestUser, project: &str, label: &str) 
         .await;
     assert_eq!(status, 201, "{body}");
     body
-}
-
-/// Events stored for `project_id`, counted straight in the database.
-async fn events_of(app: &TestApp, project_id: uuid::Uuid) -> i64 {
-    let mut conn = app.db.conn().await;
-    events::table
-        .filter(events::project_id.eq(project_id))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap()
 }
 
 fn id_of(body: &Value) -> uuid::Uuid {
@@ -337,18 +317,18 @@ async fn deleting_an_org_or_a_project_deletes_its_events() {
     }
     app.settle(web_id, 5).await;
     app.settle(api_id, 5).await;
-    assert_eq!(events_of(&app, web_id).await, 3);
-    assert_eq!(events_of(&app, api_id).await, 3);
+    assert_eq!(app.stored_count(web_id).await, 3);
+    assert_eq!(app.stored_count(api_id).await, 3);
 
     assert_eq!(
         app.delete_as(&alice, &format!("{PROJECTS}/web")).await.0,
         204
     );
-    assert_eq!(events_of(&app, web_id).await, 0);
-    assert_eq!(events_of(&app, api_id).await, 3);
+    assert_eq!(app.stored_count(web_id).await, 0);
+    assert_eq!(app.stored_count(api_id).await, 3);
 
     assert_eq!(app.delete_as(&alice, "/api/v1/orgs/acme").await.0, 204);
-    assert_eq!(events_of(&app, api_id).await, 0);
+    assert_eq!(app.stored_count(api_id).await, 0);
     let mut conn = app.db.conn().await;
     let left: i64 = projects::table
         .filter(projects::id.eq(api_id))

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestUser, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, join, spawn_app, spawn_app_with};
 
 /// `target/sdk-venv/bin/python` with sentry-sdk 2.x installed.
 fn python_with_sentry_sdk() -> &'static PathBuf {
@@ -205,19 +205,10 @@ fn report_with_the_rust_sdk(dsn: String) -> Vec<uuid::Uuid> {
 
 #[actix_web::test]
 async fn the_rust_sdk_reports_into_mesher() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let project = app.project("rust-sdk").await;
     let owner = app.user("rust-owner@example.com").await;
-    {
-        let mut conn = app.db.conn().await;
-        let org = mesher::db::accounts::find_org_by_slug(&mut conn, "test-org")
-            .await
-            .unwrap()
-            .unwrap();
-        mesher::db::accounts::upsert_membership(&mut conn, org.id, owner.id, "member")
-            .await
-            .unwrap();
-    }
+    join(&app, &owner, "member").await;
     let dsn = format!(
         "http://{}@{}/{}",
         project.key,

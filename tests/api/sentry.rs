@@ -7,7 +7,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, TestProject, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestProject, event, spawn_app, spawn_app_with};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sentry-sdk");
 const PLACEHOLDER_KEY: &str = "mshr_0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
@@ -357,9 +357,7 @@ async fn over_the_rate_limit_sentry_gets_429_with_its_headers() {
         "{last_head}"
     );
     // The native endpoint shares the project's limit.
-    let res = app
-        .post_events(&p.key, &crate::ingest::event("native"))
-        .await;
+    let res = app.post_events(&p.key, &event("native")).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
     let s = app.assert_accounted(p.id).await;

@@ -2,9 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::alerts::join;
-use crate::helpers::spawn_app;
-use crate::ingest::event;
+use crate::helpers::{event, join, spawn_app};
 
 const STATS: &str = "/api/v1/orgs/test-org/projects/shop/stats";
 
