@@ -2,6 +2,7 @@
 //! client would and asserts the status it must get, so a test reads as its scenario. Plus the
 //! payloads and readers that go with them (docs/api.md: errors, pagination).
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::app::TestApp;
@@ -88,4 +89,22 @@ pub fn ids(rows: &[Value]) -> Vec<uuid::Uuid> {
     rows.iter()
         .map(|r| r["id"].as_str().unwrap().parse().unwrap())
         .collect()
+}
+
+/// One row of a table of requests: who calls, the method, the path, the JSON body if any,
+/// then the status and the error code expected (`""`: no error body).
+pub type Case<'a> = (&'a TestUser, Method, &'a str, Option<Value>, u16, &'a str);
+
+/// Makes the calls of `cases` in order, asserting each one's status and error code; a
+/// failure names the row.
+pub async fn check_cases(app: &TestApp, cases: &[Case<'_>]) {
+    for (i, (who, method, path, body, status, code)) in cases.iter().enumerate() {
+        let (got, res) = app.call_as(who, method.clone(), path, body.as_ref()).await;
+        assert_eq!(
+            (got, error_of(&res).0),
+            (*status, *code),
+            "case {i}: {method} {path} as {}: {res}",
+            who.email
+        );
+    }
 }

@@ -22,7 +22,7 @@ pub mod process;
 pub mod users;
 
 pub use app::{TestApp, send_json, spawn_app, spawn_app_with, test_settings};
-pub use calls::{add_member, create_org, error_of, event, ids, post_n, walk};
+pub use calls::{Case, add_member, check_cases, create_org, error_of, event, ids, post_n, walk};
 pub use db::{TestDb, admin_conn};
 pub use fixtures::{TestProject, create_project, join, member, newest_first, seed, today};
 pub use process::{ServerProcess, mesher_command};
