@@ -133,76 +133,64 @@ async fn invalid_events_are_400_naming_the_field() {
 async fn size_encoding_and_type_limits() {
     let app = spawn_app_with(|s| s.http.body_limit = 64 * 1024, None).await;
     let p = app.project("limits").await;
-    let key = [("x-mesher-key", p.key.as_str())];
-
-    // Oversize body as sent.
-    let big = json!({ "message": "m", "level": "error", "timestamp": 1, "extra": { "pad": "x".repeat(70_000) } });
-    let (status, err) = refusal(app.post_raw("/api/v1/events", big.to_string(), &key).await).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    let key = ("x-mesher-key", p.key.as_str());
 
     // A compression bomb: 60 KiB of gzip that would inflate to 64 MiB.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![b' '; 64 << 20]).unwrap();
     let bomb = gz.finish().unwrap();
     assert!(bomb.len() < 64 * 1024);
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            bomb,
-            &[key[0], ("content-encoding", "gzip")],
-        )
-        .await;
-    assert_eq!(refusal(res).await.0, 413);
 
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            event("z").to_string(),
-            &[key[0], ("content-encoding", "zstd")],
-        )
-        .await;
-    let (status, err) = refusal(res).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (415, Some("unsupported_encoding"))
-    );
-
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            "message=hi",
-            &[
-                key[0],
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
-        )
-        .await;
-    let (status, err) = refusal(res).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (415, Some("unsupported_media_type"))
-    );
-
-    // Garbage that claims to be gzip.
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            "plain",
-            &[key[0], ("content-encoding", "gzip")],
-        )
-        .await;
-    assert_eq!(refusal(res).await.0, 400);
-
-    // More than 1000 events in one batch.
-    let batch = Value::Array((0..1001).map(|_| json!({})).collect());
-    let (status, err) = refusal(app.post_events(&p.key, &batch).await).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (413, Some("too_many_events"))
-    );
+    let big = json!({ "message": "m", "level": "error", "timestamp": 1, "extra": { "pad": "x".repeat(70_000) } });
+    let too_many = Value::Array((0..1001).map(|_| json!({})).collect());
+    let gzip = ("content-encoding", "gzip");
+    // (case, body, headers besides the key, status, error code when it is pinned)
+    let cases: [(&str, Vec<u8>, Vec<(&str, &str)>, u16, Option<&str>); 6] = [
+        (
+            "oversize body as sent",
+            big.to_string().into(),
+            vec![],
+            413,
+            Some("payload_too_large"),
+        ),
+        ("compression bomb", bomb, vec![gzip], 413, None),
+        (
+            "unknown encoding",
+            event("z").to_string().into(),
+            vec![("content-encoding", "zstd")],
+            415,
+            Some("unsupported_encoding"),
+        ),
+        (
+            "form body",
+            "message=hi".into(),
+            vec![("content-type", "application/x-www-form-urlencoded")],
+            415,
+            Some("unsupported_media_type"),
+        ),
+        (
+            "garbage that claims to be gzip",
+            "plain".into(),
+            vec![gzip],
+            400,
+            None,
+        ),
+        (
+            "more than 1000 events in one batch",
+            too_many.to_string().into(),
+            vec![("content-type", "application/json")],
+            413,
+            Some("too_many_events"),
+        ),
+    ];
+    for (case, body, mut headers, status, code) in cases {
+        headers.insert(0, key);
+        let (got, err) = refusal(app.post_raw("/api/v1/events", body, &headers).await).await;
+        assert_eq!(got, status, "{case}: {err}");
+        if let Some(code) = code {
+            assert_eq!(err["code"], code, "{case}: {err}");
+        }
+    }
 
     // One event over the per-event limit inside a batch is rejected alone.
     let app2 = spawn_app_with(|s| s.http.event_limit = 2048, None).await;
