@@ -1,9 +1,10 @@
 //! Alert rules: CRUD, roles (member reads, admin writes, outsiders see nothing), validation
 //! naming the exact field, and rules scoped to their project.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, join, send_json, spawn_app};
+use crate::helpers::{Case, TestApp, TestUser, check_cases, join, send_json, spawn_app};
 
 /// An app with projects `web` and `api` in `test-org`, an admin, a member and an outsider.
 struct Setup {
@@ -123,13 +124,13 @@ async fn crud_round_trip_as_admin() {
 
     let (status, body) = app.delete_as(&admin, &one).await;
     assert_eq!((status, body), (204, Value::Null));
-    let (status, err) = app.get_as(&admin, &one).await;
-    assert_eq!((status, &err["error"]["code"]), (404, &json!("not_found")));
-    assert_eq!(app.delete_as(&admin, &one).await.0, 404);
-    assert_eq!(
-        app.patch_as(&admin, &one, json!({"name": "x"})).await.0,
-        404
-    );
+    #[rustfmt::skip]
+    let gone: &[Case] = &[
+        (&admin, Method::GET,    &one, None,                      404, "not_found"),
+        (&admin, Method::DELETE, &one, None,                      404, "not_found"),
+        (&admin, Method::PATCH,  &one, Some(json!({"name": "x"})), 404, "not_found"),
+    ];
+    check_cases(&app, gone).await;
     let (_, list) = app.get_as(&admin, WEB).await;
     assert_eq!(names(&list), ["second", "third"]);
 

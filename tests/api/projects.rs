@@ -7,9 +7,12 @@ use std::time::Duration;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use mesher::db::schema::projects;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, add_member, create_org, error_of, event, spawn_app};
+use crate::helpers::{
+    Case, TestApp, TestUser, add_member, check_cases, create_org, error_of, event, spawn_app,
+};
 
 const PROJECTS: &str = "/api/v1/orgs/acme/projects";
 
@@ -112,54 +115,34 @@ async fn project_crud_with_its_dsn_number() {
         (200, &web["id"], &web["number"])
     );
 
+    // Each patch changes what it names and keeps the rest.
+    let web_path = format!("{PROJECTS}/web");
+    for (patch, name, platform) in [
+        (json!({ "name": "Website" }), "Website", json!("javascript")),
+        (json!({ "platform": null }), "Website", Value::Null),
+        (json!({ "platform": "node" }), "Website", json!("node")),
+    ] {
+        let (status, res) = app.patch_as(&alice, &web_path, patch.clone()).await;
+        assert_eq!(
+            (status, &res["name"], &res["platform"]),
+            (200, &json!(name), &platform),
+            "{patch}"
+        );
+    }
     let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("{PROJECTS}/web"),
-            json!({ "name": "Website" }),
-        )
-        .await;
-    assert_eq!(
-        (status, &res["name"], &res["platform"]),
-        (200, &json!("Website"), &json!("javascript"))
-    );
-    let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("{PROJECTS}/web"),
-            json!({ "platform": null }),
-        )
-        .await;
-    assert_eq!(
-        (status, &res["name"], &res["platform"]),
-        (200, &json!("Website"), &Value::Null)
-    );
-    let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("{PROJECTS}/web"),
-            json!({ "platform": "node" }),
-        )
-        .await;
-    assert_eq!((status, &res["platform"]), (200, &json!("node")));
-    let (status, res) = app
-        .patch_as(&alice, &format!("{PROJECTS}/web"), json!({ "name": " " }))
+        .patch_as(&alice, &web_path, json!({ "name": " " }))
         .await;
     assert_eq!((status, error_of(&res)), (400, ("invalid_field", "name")));
-    assert_eq!(
-        app.get_as(&alice, &format!("{PROJECTS}/nosuch")).await.0,
-        404
-    );
 
-    assert_eq!(
-        app.delete_as(&alice, &format!("{PROJECTS}/web")).await.0,
-        204
-    );
-    assert_eq!(app.get_as(&alice, &format!("{PROJECTS}/web")).await.0, 404);
-    assert_eq!(
-        app.delete_as(&alice, &format!("{PROJECTS}/web")).await.0,
-        404
-    );
+    let nosuch = format!("{PROJECTS}/nosuch");
+    #[rustfmt::skip]
+    let gone: &[Case] = &[
+        (&alice, Method::GET,    &nosuch,   None, 404, "not_found"),
+        (&alice, Method::DELETE, &web_path, None, 204, ""),
+        (&alice, Method::GET,    &web_path, None, 404, "not_found"),
+        (&alice, Method::DELETE, &web_path, None, 404, "not_found"),
+    ];
+    check_cases(&app, gone).await;
 }
 
 #[actix_web::test]

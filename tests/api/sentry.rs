@@ -272,28 +272,19 @@ async fn envelopes_and_store_edge_cases() {
     .await;
     assert_eq!(status, 200);
 
-    // The key of one project on another project's number: refused.
+    // Refused: the key of one project on another project's number, and no key at all.
     let other = app.project("sentry-other").await;
-    let (status, _, body) = raw_request(
-        &app,
-        "POST",
-        &format!("/api/{}/store/", other.number),
-        &[auth(&p)],
-        br#"{"message":"wrong number"}"#,
-        false,
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
-    let (status, _, _) = raw_request(
-        &app,
-        "POST",
-        &store_path,
-        &[],
-        br#"{"message":"no key"}"#,
-        false,
-    )
-    .await;
-    assert_eq!(status, 401);
+    let other_store = format!("/api/{}/store/", other.number);
+    let refusals: [(&str, &str, Vec<(String, String)>, u16); 2] = [
+        ("wrong number", &other_store, vec![auth(&p)], 403),
+        ("no key", &store_path, vec![], 401),
+    ];
+    for (case, path, headers, expected) in refusals {
+        let body = json!({ "message": case }).to_string();
+        let (status, _, body) =
+            raw_request(&app, "POST", path, &headers, body.as_bytes(), false).await;
+        assert_eq!(status, expected, "{case}: {body}");
+    }
 
     // CORS preflight for browser SDKs.
     let res = app
