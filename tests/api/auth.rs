@@ -1,4 +1,4 @@
-//! Accounts, sessions, tokens, throttling, CSRF and secrets (SPEC §6).
+//! Accounts, sessions, tokens, throttling, CSRF and secrets (docs/api.md).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,4 +1,5 @@
-//! `POST /api/v1/events`: every status of SPEC §4 for its cause, and 202 meaning stored.
+//! `POST /api/v1/events`: every status docs/api.md gives it, each for its cause, and 202
+//! meaning stored.
 
 use std::io::Write;
 

@@ -1,4 +1,5 @@
-//! `GET .../projects/{project}/stats`: the writer counters of SPEC §5 and the database totals.
+//! `GET .../projects/{project}/stats`: the writer counters (docs/ingestion.md, "Accounting")
+//! and the database totals.
 
 use serde_json::{Value, json};
 
