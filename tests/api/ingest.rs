@@ -146,7 +146,14 @@ async fn size_encoding_and_type_limits() {
     let too_many = Value::Array((0..1001).map(|_| json!({})).collect());
     let gzip = ("content-encoding", "gzip");
     // (case, body, headers besides the key, status, error code when it is pinned)
-    let cases: [(&str, Vec<u8>, Vec<(&str, &str)>, u16, Option<&str>); 6] = [
+    type Refused<'a> = (
+        &'a str,
+        Vec<u8>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+        Option<&'a str>,
+    );
+    let cases: [Refused; 6] = [
         (
             "oversize body as sent",
             big.to_string().into(),

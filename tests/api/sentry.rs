@@ -275,7 +275,7 @@ async fn envelopes_and_store_edge_cases() {
     // Refused: the key of one project on another project's number, and no key at all.
     let other = app.project("sentry-other").await;
     let other_store = format!("/api/{}/store/", other.number);
-    let refusals: [(&str, &str, Vec<(String, String)>, u16); 2] = [
+    let refusals = [
         ("wrong number", &other_store, vec![auth(&p)], 403),
         ("no key", &store_path, vec![], 401),
     ];
