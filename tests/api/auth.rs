@@ -1,4 +1,4 @@
-//! Accounts, sessions, tokens, throttling, CSRF and secrets (docs/api.md).
+//! Accounts, sessions, tokens, throttling, CSRF and secrets (docs/api.md, "Authentication").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

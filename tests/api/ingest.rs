@@ -1,5 +1,5 @@
-//! `POST /api/v1/events`: every status docs/api.md gives it, each for its cause, and 202
-//! meaning stored.
+//! `POST /api/v1/events`: every status of docs/api.md ("Status codes", "Limits") for its
+//! cause, and 202 meaning stored.
 
 use std::io::Write;
 

@@ -1,8 +1,9 @@
 //! Tenant isolation over EVERY management route, taken from the server's own OpenAPI document
 //! (which is built from the routes table: a handler cannot be registered undocumented).
 //! For each route under an organization: a user of another org gets 404, a member without
-//! the role gets 403, the right role succeeds. A route this file does not classify fails the
-//! test, so a route added later without thinking about access cannot slip through.
+//! the role gets 403, the right role succeeds (docs/api.md, "Access rules"). A route this
+//! file does not classify fails the test, so a route added later without thinking about
+//! access cannot slip through.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! `GET .../projects/{project}/stats`: the writer counters (docs/ingestion.md, "Accounting")
+//! `GET .../projects/{project}/stats`: the writer counters (docs/architecture.md, "Accounting")
 //! and the database totals.
 
 use serde_json::{Value, json};

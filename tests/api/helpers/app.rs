@@ -1,6 +1,6 @@
 //! The real application in-process: built from the test profile on a fresh database, bound to
 //! port 0, and driven over HTTP through [`TestApp`]. The writer counters it exposes are what
-//! [`TestApp::assert_accounted`] checks (docs/ingestion.md, "Accounting").
+//! [`TestApp::assert_accounted`] checks (docs/architecture.md, "Accounting").
 
 use diesel_async::RunQueryDsl;
 use mesher::Application;
@@ -119,8 +119,8 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Asserts the accounting invariant (docs/ingestion.md, "Accounting") once the project
-    /// has settled, and that "stored" is what the database holds. Returns the counters.
+    /// Asserts the accounting invariant (docs/architecture.md, "Accounting") once the
+    /// project has settled, and that "stored" is what the database holds. Returns the counters.
     pub async fn assert_accounted(&self, project: uuid::Uuid) -> mesher::ingest::CounterSnapshot {
         let s = self.settle(project, 15).await;
         assert_eq!(s.buffered, 0, "still buffered: {s:?}");

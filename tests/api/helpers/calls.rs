@@ -1,6 +1,6 @@
 //! Common calls over HTTP that several test files make: each one does a request the way a
 //! client would and asserts the status it must get, so a test reads as its scenario. Plus the
-//! payloads and readers that go with them (docs/api.md: errors, pagination).
+//! payloads and readers that go with them (docs/api.md, "Errors" and "Pagination").
 
 use reqwest::Method;
 use serde_json::{Value, json};
