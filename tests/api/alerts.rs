@@ -1,22 +1,10 @@
 //! Alert rules: CRUD, roles (member reads, admin writes, outsiders see nothing), validation
 //! naming the exact field, and rules scoped to their project.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-
-/// Makes `user` a member of the tests' organization `test-org` with `role`.
-pub async fn join(app: &TestApp, user: &TestUser, role: &str) {
-    use mesher::db::accounts;
-    let mut conn = app.db.conn().await;
-    let org = accounts::find_org_by_slug(&mut conn, "test-org")
-        .await
-        .unwrap()
-        .expect("test-org exists (create a project first)");
-    accounts::upsert_membership(&mut conn, org.id, user.id, role.parse().unwrap())
-        .await
-        .unwrap();
-}
+use crate::helpers::{Case, TestApp, TestUser, check_cases, join, send_json, spawn_app};
 
 /// An app with projects `web` and `api` in `test-org`, an admin, a member and an outsider.
 struct Setup {
@@ -136,13 +124,13 @@ async fn crud_round_trip_as_admin() {
 
     let (status, body) = app.delete_as(&admin, &one).await;
     assert_eq!((status, body), (204, Value::Null));
-    let (status, err) = app.get_as(&admin, &one).await;
-    assert_eq!((status, &err["error"]["code"]), (404, &json!("not_found")));
-    assert_eq!(app.delete_as(&admin, &one).await.0, 404);
-    assert_eq!(
-        app.patch_as(&admin, &one, json!({"name": "x"})).await.0,
-        404
-    );
+    #[rustfmt::skip]
+    let gone: &[Case] = &[
+        (&admin, Method::GET,    &one, None,                      404, "not_found"),
+        (&admin, Method::DELETE, &one, None,                      404, "not_found"),
+        (&admin, Method::PATCH,  &one, Some(json!({"name": "x"})), 404, "not_found"),
+    ];
+    check_cases(&app, gone).await;
     let (_, list) = app.get_as(&admin, WEB).await;
     assert_eq!(names(&list), ["second", "third"]);
 
@@ -524,7 +512,7 @@ async fn session_cookies_work_and_follow_the_csrf_rules() {
         "{}",
         res.status()
     );
-    let (status, list) = crate::helpers::send_json(with_cookie(app.client.get(&url))).await;
+    let (status, list) = send_json(with_cookie(app.client.get(&url))).await;
     assert_eq!(status, 200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }

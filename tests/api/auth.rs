@@ -1,4 +1,4 @@
-//! Accounts, sessions, tokens, throttling, CSRF and secrets (SPEC §6).
+//! Accounts, sessions, tokens, throttling, CSRF and secrets (docs/api.md, "Authentication").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -7,7 +7,10 @@ use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{ServerProcess, TestApp, TestDb, send_json, spawn_app, spawn_app_with};
+use crate::helpers::{
+    ServerProcess, TestApp, TestDb, create_project, error_of, event, send_json, spawn_app,
+    spawn_app_with,
+};
 
 fn cookie_header(cookie: &str) -> String {
     format!("mesher_session={cookie}")
@@ -82,34 +85,38 @@ async fn bad_registrations_name_the_field() {
                 .json(&body),
         )
     };
-    for (body, field) in [
+    app.user("taken@b.io").await;
+    // (body, status, error code, field named or "")
+    for (body, status, code, field) in [
         (
             json!({ "email": "nope", "password": "long enough" }),
+            400,
+            "invalid_field",
             "email",
         ),
         (
             json!({ "email": "a@b.io", "password": "short" }),
+            400,
+            "invalid_field",
             "password",
         ),
         (
             json!({ "email": "a@b.io", "password": "x".repeat(1025) }),
+            400,
+            "invalid_field",
             "password",
         ),
+        (json!({ "email": "a@b.io" }), 400, "invalid_json", ""),
+        (
+            json!({ "email": "TAKEN@b.io", "password": "long enough" }),
+            409,
+            "email_taken",
+            "email",
+        ),
     ] {
-        let (status, err) = post(body).await;
-        assert_eq!((status, err["error"]["field"].as_str()), (400, Some(field)));
+        let (got, err) = post(body.clone()).await;
+        assert_eq!((got, error_of(&err)), (status, (code, field)), "{body}");
     }
-    let (status, err) = post(json!({ "email": "a@b.io" })).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (400, Some("invalid_json"))
-    );
-    app.user("taken@b.io").await;
-    let (status, err) = post(json!({ "email": "TAKEN@b.io", "password": "long enough" })).await;
-    assert_eq!(
-        (status, err["error"]["code"].as_str()),
-        (409, Some("email_taken"))
-    );
 
     let res = app
         .client
@@ -419,10 +426,10 @@ async fn no_secret_in_clear_in_the_database_or_the_logs() {
         .send()
         .await
         .unwrap();
-    let project = crate::helpers::create_project(&db, "secrets").await;
+    let project = create_project(&db, "secrets").await;
     let res = client
         .post(format!("{url}/api/v1/events?key={}", project.key))
-        .json(&crate::ingest::event("hello"))
+        .json(&event("hello"))
         .send()
         .await
         .unwrap();

@@ -1,114 +1,15 @@
 //! `GET .../projects/{project}/events` and `.../events/{event_id}`: keyset pagination across
 //! day partitions, every filter, the whole event, and 404s.
 
-use chrono::{DateTime, Days, Duration, DurationRound, NaiveDate, TimeDelta, Utc};
-use mesher::db::{accounts, events as db_events, partitions};
-use mesher::domain::{EventId, PendingEvent, ProjectId};
+use chrono::{DateTime, Days, Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::helpers::{ids, member, newest_first, seed, spawn_app, today, walk};
 
-/// Registers `email` and makes them a member of "test-org" (create a project first).
-pub async fn member(app: &TestApp, email: &str) -> TestUser {
-    let user = app.user(email).await;
-    let mut conn = app.db.conn().await;
-    let org = accounts::find_org_by_slug(&mut conn, "test-org")
-        .await
-        .unwrap()
-        .expect("test-org exists once a project was created");
-    accounts::upsert_membership(&mut conn, org.id, user.id, mesher::domain::Role::Member)
-        .await
-        .unwrap();
-    user
-}
-
-/// A UUIDv7 carrying time `t`, as the server would have assigned at receive time.
-pub fn v7_at(t: DateTime<Utc>) -> Uuid {
-    Uuid::new_v7(uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        t.timestamp() as u64,
-        t.timestamp_subsec_nanos(),
-    ))
-}
-
-/// Stores `events` (payload, receive time) for `project` through the writer's own
-/// `write_batch`, creating the day partitions they need. Returns them with their ids.
-pub async fn seed(
-    app: &TestApp,
-    project: ProjectId,
-    events: Vec<(Value, DateTime<Utc>)>,
-) -> Vec<PendingEvent> {
-    let batch: Vec<PendingEvent> = events
-        .into_iter()
-        .map(|(payload, at)| {
-            let event = mesher::domain::parse_event(payload.to_string().as_bytes())
-                .unwrap_or_else(|e| panic!("{payload}: {e}"));
-            let mut pending = PendingEvent::new(event, at);
-            pending.id = EventId(v7_at(at));
-            pending
-        })
-        .collect();
-    let days: Vec<NaiveDate> = db_events::batch_days(&batch);
-    let mut conn = app.db.conn().await;
-    if let (Some(first), Some(last)) = (days.first(), days.last()) {
-        partitions::ensure_range(&mut conn, *first, *last)
-            .await
-            .unwrap();
-    }
-    db_events::write_batch(&mut conn, project, &batch)
-        .await
-        .unwrap();
-    batch
-}
-
-/// Start of today (UTC), to the second.
-pub fn today() -> DateTime<Utc> {
-    Utc::now().duration_trunc(TimeDelta::days(1)).unwrap()
-}
-
-pub fn ev(message: &str) -> Value {
+/// An event with a fixed timestamp (the receive time is what `seed` sets).
+fn ev(message: &str) -> Value {
     json!({ "message": message, "level": "error", "timestamp": "2026-01-01T00:00:00Z" })
-}
-
-/// Follows `next_cursor` from `path` (which has a `?limit=`) until it is null; every page
-/// holds at most `limit` rows. Returns all rows in the order served.
-pub async fn walk(app: &TestApp, user: &TestUser, path: &str, limit: usize) -> Vec<Value> {
-    let mut rows = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1000 {
-        let url = match &cursor {
-            Some(c) => format!("{path}&cursor={c}"),
-            None => path.to_owned(),
-        };
-        let (status, body) = app.get_as(user, &url).await;
-        assert_eq!(status, 200, "{url}: {body}");
-        let data = body["data"].as_array().unwrap();
-        assert!(data.len() <= limit, "{url}: {} rows", data.len());
-        rows.extend(data.iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(c) => {
-                assert!(!data.is_empty(), "a cursor after an empty page");
-                cursor = Some(c.to_owned());
-            }
-            None => return rows,
-        }
-    }
-    panic!("pagination of {path} does not end");
-}
-
-/// The ids of `rows`.
-pub fn ids(rows: &[Value]) -> Vec<Uuid> {
-    rows.iter()
-        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
-/// The ids of `events` newest first: (received_at desc, id desc).
-pub fn newest_first(events: &[PendingEvent]) -> Vec<Uuid> {
-    let mut keyed: Vec<_> = events.iter().map(|e| (e.received_at, e.id)).collect();
-    keyed.sort_by(|a, b| b.cmp(a));
-    keyed.into_iter().map(|(_, id)| id.uuid()).collect()
 }
 
 fn events_path(project: &str) -> String {
@@ -262,49 +163,32 @@ async fn each_filter_selects_exactly_its_events() {
     };
     let t = |h: i64| at(h).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
 
-    assert_eq!(messages("level=warning".into()).await, ["a warning"]);
-    assert_eq!(
-        messages(format!("since={}&until={}", t(24), t(48))).await,
-        ["released", "staged"]
-    );
-    // since is inclusive, until exclusive.
-    assert_eq!(
-        messages(format!("since={}&until={}", t(26), t(27))).await,
-        ["staged"]
-    );
-    assert_eq!(messages(format!("since={}", t(54))).await, ["a_b", "axb"]);
-    assert_eq!(
-        messages(format!("until={}", t(2))).await,
-        ["Timeout talking to db"]
-    );
-    assert_eq!(messages("environment=staging".into()).await, ["staged"]);
-    assert_eq!(messages("release=1.2.0".into()).await, ["released"]);
-    assert_eq!(
-        messages("tag=region:eu".into()).await,
-        ["eu free", "eu gold"]
-    );
-    assert_eq!(
-        messages("tag=region:eu&tag=tier:gold".into()).await,
-        ["eu gold"]
-    );
-    assert!(
-        messages("tag=region:eu&tag=region:us".into())
-            .await
-            .is_empty()
-    );
-    assert!(messages("tag=region:asia".into()).await.is_empty());
-    assert_eq!(
-        messages("q=tImEoUt".into()).await,
-        ["Timeout talking to db"]
-    );
-    // Wildcards are taken literally.
-    assert_eq!(messages("q=0%25".into()).await, ["100% disk"]);
-    assert_eq!(messages("q=a_b".into()).await, ["a_b"]);
-    // Filters combine.
-    assert_eq!(
-        messages(format!("tag=tier:gold&until={}", t(50))).await,
-        ["eu gold"]
-    );
+    let cases: Vec<(String, &[&str])> = vec![
+        ("level=warning".into(), &["a warning"]),
+        (
+            format!("since={}&until={}", t(24), t(48)),
+            &["released", "staged"],
+        ),
+        // since is inclusive, until exclusive.
+        (format!("since={}&until={}", t(26), t(27)), &["staged"]),
+        (format!("since={}", t(54)), &["a_b", "axb"]),
+        (format!("until={}", t(2)), &["Timeout talking to db"]),
+        ("environment=staging".into(), &["staged"]),
+        ("release=1.2.0".into(), &["released"]),
+        ("tag=region:eu".into(), &["eu free", "eu gold"]),
+        ("tag=region:eu&tag=tier:gold".into(), &["eu gold"]),
+        ("tag=region:eu&tag=region:us".into(), &[]),
+        ("tag=region:asia".into(), &[]),
+        ("q=tImEoUt".into(), &["Timeout talking to db"]),
+        // Wildcards are taken literally.
+        ("q=0%25".into(), &["100% disk"]),
+        ("q=a_b".into(), &["a_b"]),
+        // Filters combine.
+        (format!("tag=tier:gold&until={}", t(50)), &["eu gold"]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(messages(query.clone()).await, expected, "{query}");
+    }
 
     for (query, field) in [
         ("level=loud", "level"),
@@ -424,11 +308,15 @@ async fn the_event_detail_carries_every_interface() {
     assert_eq!(e["exception"], sent["exception"]);
     assert_eq!(e["breadcrumbs"]["values"].as_array().unwrap().len(), 2);
     let crumb = &e["breadcrumbs"]["values"][0];
-    assert_eq!(crumb["type"], "http");
-    assert_eq!(crumb["category"], "xhr");
-    assert_eq!(crumb["message"], "GET /cart");
-    assert_eq!(crumb["level"], "info");
-    assert_eq!(crumb["data"], json!({ "status": 200 }));
+    for (key, expected) in [
+        ("type", json!("http")),
+        ("category", json!("xhr")),
+        ("message", json!("GET /cart")),
+        ("level", json!("info")),
+        ("data", json!({ "status": 200 })),
+    ] {
+        assert_eq!(crumb[key], expected, "breadcrumb {key}");
+    }
     assert_eq!(
         crumb["timestamp"]
             .as_str()

@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{admin_conn, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn live_answers_ok() {
@@ -33,7 +33,7 @@ async fn ready_is_503_when_the_database_is_gone() {
     let app = spawn_app_with(|s| s.database.connect_timeout_secs = 1, None).await;
     let name = app.db.name.clone();
     // Refuse new connections to the app's database and cut the pool's existing ones.
-    let mut admin = crate::helpers::admin_conn().await;
+    let mut admin = admin_conn().await;
     for sql in [
         format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
         format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),

@@ -1,4 +1,5 @@
-//! `POST /api/v1/events`: every status of SPEC §4 for its cause, and 202 meaning stored.
+//! `POST /api/v1/events`: every status of docs/api.md ("Status codes", "Limits") for its
+//! cause, and 202 meaning stored.
 
 use std::io::Write;
 
@@ -7,11 +8,7 @@ use diesel_async::RunQueryDsl;
 use mesher::db::schema::{api_keys, events, issues};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
-
-pub fn event(message: &str) -> Value {
-    json!({ "message": message, "level": "error", "timestamp": chrono::Utc::now().to_rfc3339() })
-}
+use crate::helpers::{event, spawn_app, spawn_app_with};
 
 fn exception_event(function: &str, lineno: u32) -> Value {
     json!({
@@ -28,7 +25,8 @@ fn exception_event(function: &str, lineno: u32) -> Value {
     })
 }
 
-async fn error_of(res: reqwest::Response) -> (u16, Value) {
+/// The status of a refused request and its `error` object.
+async fn refusal(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let body: Value = res.json().await.expect("a JSON error body");
     (status, body["error"].clone())
@@ -42,7 +40,7 @@ async fn key_problems_are_401() {
     let res = app
         .post_raw("/api/v1/events", event("x").to_string(), &[])
         .await;
-    let (status, err) = error_of(res).await;
+    let (status, err) = refusal(res).await;
     assert_eq!((status, err["code"].as_str()), (401, Some("missing_key")));
 
     for bad in [
@@ -50,7 +48,7 @@ async fn key_problems_are_401() {
         "mshr_short",
         &format!("mshr_{}", "A".repeat(40)),
     ] {
-        let (status, err) = error_of(app.post_events(bad, &event("x")).await).await;
+        let (status, err) = refusal(app.post_events(bad, &event("x")).await).await;
         assert_eq!(
             (status, err["code"].as_str()),
             (401, Some("invalid_key")),
@@ -76,7 +74,7 @@ async fn key_problems_are_401() {
         .await
         .unwrap();
     actix_web::rt::time::sleep(std::time::Duration::from_millis(700)).await;
-    let (status, err) = error_of(app.post_events(&project.key, &event("x")).await).await;
+    let (status, err) = refusal(app.post_events(&project.key, &event("x")).await).await;
     assert_eq!((status, err["code"].as_str()), (401, Some("invalid_key")));
     app.assert_accounted(project.id).await;
 }
@@ -115,7 +113,7 @@ async fn invalid_events_are_400_naming_the_field() {
         ),
     ];
     for (body, field) in &cases {
-        let (status, err) = error_of(app.post_events(&p.key, body).await).await;
+        let (status, err) = refusal(app.post_events(&p.key, body).await).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(err["field"], *field, "{body} → {err}");
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -124,7 +122,7 @@ async fn invalid_events_are_400_naming_the_field() {
     let res = app
         .post_raw("/api/v1/events", "{not json", &[("x-mesher-key", &p.key)])
         .await;
-    let (status, err) = error_of(res).await;
+    let (status, err) = refusal(res).await;
     assert_eq!((status, err["code"].as_str()), (400, Some("invalid_json")));
 
     let s = app.assert_accounted(p.id).await;
@@ -136,76 +134,71 @@ async fn invalid_events_are_400_naming_the_field() {
 async fn size_encoding_and_type_limits() {
     let app = spawn_app_with(|s| s.http.body_limit = 64 * 1024, None).await;
     let p = app.project("limits").await;
-    let key = [("x-mesher-key", p.key.as_str())];
-
-    // Oversize body as sent.
-    let big = json!({ "message": "m", "level": "error", "timestamp": 1, "extra": { "pad": "x".repeat(70_000) } });
-    let (status, err) = error_of(app.post_raw("/api/v1/events", big.to_string(), &key).await).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    let key = ("x-mesher-key", p.key.as_str());
 
     // A compression bomb: 60 KiB of gzip that would inflate to 64 MiB.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![b' '; 64 << 20]).unwrap();
     let bomb = gz.finish().unwrap();
     assert!(bomb.len() < 64 * 1024);
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            bomb,
-            &[key[0], ("content-encoding", "gzip")],
-        )
-        .await;
-    assert_eq!(error_of(res).await.0, 413);
 
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            event("z").to_string(),
-            &[key[0], ("content-encoding", "zstd")],
-        )
-        .await;
-    let (status, err) = error_of(res).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (415, Some("unsupported_encoding"))
+    let big = json!({ "message": "m", "level": "error", "timestamp": 1, "extra": { "pad": "x".repeat(70_000) } });
+    let too_many = Value::Array((0..1001).map(|_| json!({})).collect());
+    let gzip = ("content-encoding", "gzip");
+    // (case, body, headers besides the key, status, error code when it is pinned)
+    type Refused<'a> = (
+        &'a str,
+        Vec<u8>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+        Option<&'a str>,
     );
-
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            "message=hi",
-            &[
-                key[0],
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
-        )
-        .await;
-    let (status, err) = error_of(res).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (415, Some("unsupported_media_type"))
-    );
-
-    // Garbage that claims to be gzip.
-    let res = app
-        .post_raw(
-            "/api/v1/events",
-            "plain",
-            &[key[0], ("content-encoding", "gzip")],
-        )
-        .await;
-    assert_eq!(error_of(res).await.0, 400);
-
-    // More than 1000 events in one batch.
-    let batch = Value::Array((0..1001).map(|_| json!({})).collect());
-    let (status, err) = error_of(app.post_events(&p.key, &batch).await).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (413, Some("too_many_events"))
-    );
+    let cases: [Refused; 6] = [
+        (
+            "oversize body as sent",
+            big.to_string().into(),
+            vec![],
+            413,
+            Some("payload_too_large"),
+        ),
+        ("compression bomb", bomb, vec![gzip], 413, None),
+        (
+            "unknown encoding",
+            event("z").to_string().into(),
+            vec![("content-encoding", "zstd")],
+            415,
+            Some("unsupported_encoding"),
+        ),
+        (
+            "form body",
+            "message=hi".into(),
+            vec![("content-type", "application/x-www-form-urlencoded")],
+            415,
+            Some("unsupported_media_type"),
+        ),
+        (
+            "garbage that claims to be gzip",
+            "plain".into(),
+            vec![gzip],
+            400,
+            None,
+        ),
+        (
+            "more than 1000 events in one batch",
+            too_many.to_string().into(),
+            vec![("content-type", "application/json")],
+            413,
+            Some("too_many_events"),
+        ),
+    ];
+    for (case, body, mut headers, status, code) in cases {
+        headers.insert(0, key);
+        let (got, err) = refusal(app.post_raw("/api/v1/events", body, &headers).await).await;
+        assert_eq!(got, status, "{case}: {err}");
+        if let Some(code) = code {
+            assert_eq!(err["code"], code, "{case}: {err}");
+        }
+    }
 
     // One event over the per-event limit inside a batch is rejected alone.
     let app2 = spawn_app_with(|s| s.http.event_limit = 2048, None).await;
@@ -420,16 +413,4 @@ async fn metrics_expose_the_counters() {
         assert!(text.contains(&line), "missing {line} in\n{text}");
     }
     assert!(text.contains("reason=\"buffer_full\""), "{text}");
-}
-
-/// Posts `n` single events one request at a time; returns their ids.
-pub async fn post_n(app: &TestApp, key: &str, n: usize, prefix: &str) -> Vec<uuid::Uuid> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let res = app.post_events(key, &event(&format!("{prefix} {i}"))).await;
-        assert_eq!(res.status(), 202);
-        let body: Value = res.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().parse().unwrap());
-    }
-    ids
 }

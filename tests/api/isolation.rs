@@ -1,16 +1,16 @@
 //! Tenant isolation over EVERY management route, taken from the server's own OpenAPI document
 //! (which is built from the routes table: a handler cannot be registered undocumented).
 //! For each route under an organization: a user of another org gets 404, a member without
-//! the role gets 403, the right role succeeds. A route this file does not classify fails the
-//! test, so a route added later without thinking about access cannot slip through.
+//! the role gets 403, the right role succeeds (docs/api.md, "Access rules"). A route this
+//! file does not classify fails the test, so a route added later without thinking about
+//! access cannot slip through.
 
 use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, send_json, spawn_app};
-use crate::ingest::event;
+use crate::helpers::{TestApp, TestUser, event, send_json, spawn_app};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -182,22 +182,8 @@ impl Fixture {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: &Method,
-    path: &str,
-    body: &Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.as_user(user, method.clone(), path);
-    if let Some(body) = body {
-        req = req.json(body);
-    }
-    send_json(req).await
-}
-
 async fn ok(app: &TestApp, user: &TestUser, method: Method, path: &str, body: Value) -> Value {
-    let (status, value) = call(app, user, &method, path, &Some(body)).await;
+    let (status, value) = app.call_as(user, method.clone(), path, Some(&body)).await;
     assert!(
         (200..300).contains(&status),
         "{method} {path}: {status} {value}"
@@ -275,14 +261,9 @@ async fn fixture(app: &TestApp) -> (Fixture, [TestUser; 4]) {
         .to_owned();
     let mut issue_id = None;
     for _ in 0..100 {
-        let (_, issues) = call(
-            app,
-            &member,
-            &Method::GET,
-            "/api/v1/orgs/acme/projects/web/issues",
-            &None,
-        )
-        .await;
+        let (_, issues) = app
+            .get_as(&member, "/api/v1/orgs/acme/projects/web/issues")
+            .await;
         if let Some(id) = issues["data"][0]["id"].as_str() {
             issue_id = Some(id.to_owned());
             break;
@@ -341,11 +322,11 @@ async fn every_route_is_isolated_by_org_and_role() {
         let (method, template) = route.split_once(' ').unwrap();
         let method: Method = method.parse().unwrap();
         let path = fixture.fill(template);
-        let (status, value) = call(&app, &outsider, &method, &path, body).await;
+        let (status, value) = app.call_as(&outsider, method, &path, body.as_ref()).await;
         assert_eq!(status, 404, "outsider {route}: {value}");
         assert_eq!(value["error"]["code"], "not_found", "{route}");
     }
-    let (_, orgs) = call(&app, &outsider, &Method::GET, "/api/v1/orgs", &None).await;
+    let (_, orgs) = app.get_as(&outsider, "/api/v1/orgs").await;
     assert!(!orgs.to_string().contains("acme"), "{orgs}");
 
     // (b) A member without the role: 403.
@@ -357,7 +338,9 @@ async fn every_route_is_isolated_by_org_and_role() {
         };
         let (method, template) = route.split_once(' ').unwrap();
         let method: Method = method.parse().unwrap();
-        let (status, value) = call(&app, below, &method, &fixture.fill(template), body).await;
+        let (status, value) = app
+            .call_as(below, method, &fixture.fill(template), body.as_ref())
+            .await;
         assert_eq!(status, 403, "{route} below its role: {value}");
     }
 
@@ -379,14 +362,14 @@ async fn every_route_is_isolated_by_org_and_role() {
     for (route, (needs, body)) in ordered {
         let (method, template) = route.split_once(' ').unwrap();
         let method: Method = method.parse().unwrap();
-        let (status, value) = call(
-            &app,
-            by_role(*needs),
-            &method,
-            &fixture.fill(template),
-            body,
-        )
-        .await;
+        let (status, value) = app
+            .call_as(
+                by_role(*needs),
+                method,
+                &fixture.fill(template),
+                body.as_ref(),
+            )
+            .await;
         assert!(
             (200..300).contains(&status),
             "{route} as {needs:?}: {status} {value}"

@@ -8,8 +8,7 @@ use mesher::db::schema::issues;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::events::{ids, member, newest_first, seed, today, walk};
-use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::helpers::{TestApp, TestUser, ids, member, newest_first, seed, spawn_app, today, walk};
 
 fn issues_path(project: &str) -> String {
     format!("/api/v1/orgs/test-org/projects/{project}/issues")

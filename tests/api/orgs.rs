@@ -1,41 +1,10 @@
 //! Organizations and members: CRUD, slug rules, pagination, who may do what (404 for
 //! outsiders, 403 without the role, owners only by owners), and the last owner staying.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-
-/// Creates `slug` as `user` (who becomes its owner).
-pub async fn create_org(app: &TestApp, user: &TestUser, slug: &str) -> Value {
-    let (status, body) = app
-        .post_as(
-            user,
-            "/api/v1/orgs",
-            json!({ "name": format!("Org {slug}"), "slug": slug }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
-/// Adds `member` to `org` with `role`, as `by`.
-pub async fn add_member(app: &TestApp, by: &TestUser, org: &str, member: &TestUser, role: &str) {
-    let (status, body) = app
-        .post_as(
-            by,
-            &format!("/api/v1/orgs/{org}/members"),
-            json!({ "email": member.email, "role": role }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-fn error_of(body: &Value) -> (&str, &str) {
-    (
-        body["error"]["code"].as_str().unwrap_or_default(),
-        body["error"]["field"].as_str().unwrap_or_default(),
-    )
-}
+use crate::helpers::{Case, add_member, check_cases, create_org, error_of, send_json, spawn_app};
 
 #[actix_web::test]
 async fn create_get_rename_and_delete_an_org() {
@@ -215,53 +184,35 @@ async fn outsiders_get_404_for_everything_under_an_org() {
     );
     let member_path = format!("/api/v1/orgs/acme/members/{}", alice.id);
 
-    for path in [
-        "/api/v1/orgs/acme",
-        "/api/v1/orgs/acme/members",
-        "/api/v1/orgs/acme/projects",
-        "/api/v1/orgs/acme/projects/web",
-        "/api/v1/orgs/acme/projects/web/keys",
-        "/api/v1/orgs/nosuch",
-    ] {
-        let (status, body) = app.get_as(&eve, path).await;
-        assert_eq!(
-            (status, error_of(&body).0),
-            (404, "not_found"),
-            "GET {path}"
-        );
-    }
+    // Reads, then writes, then deletions (the org last): 404 for every one of them.
     let any =
         json!({ "name": "x", "slug": "x", "email": "eve@x.io", "role": "owner", "label": "x" });
-    for path in [
-        "/api/v1/orgs/acme/members",
-        "/api/v1/orgs/acme/projects",
-        "/api/v1/orgs/acme/projects/web/keys",
-    ] {
-        assert_eq!(
-            app.post_as(&eve, path, any.clone()).await.0,
-            404,
-            "POST {path}"
-        );
-    }
-    for path in [
-        "/api/v1/orgs/acme",
-        "/api/v1/orgs/acme/projects/web",
-        member_path.as_str(),
-    ] {
-        assert_eq!(
-            app.patch_as(&eve, path, any.clone()).await.0,
-            404,
-            "PATCH {path}"
-        );
-    }
-    for path in [
-        key_path.as_str(),
-        member_path.as_str(),
-        "/api/v1/orgs/acme/projects/web",
-        "/api/v1/orgs/acme",
-    ] {
-        assert_eq!(app.delete_as(&eve, path).await.0, 404, "DELETE {path}");
-    }
+    let not_found = |method: Method, path| {
+        let body = matches!(method, Method::POST | Method::PATCH).then(|| any.clone());
+        (&eve, method, path, body, 404, "not_found")
+    };
+    check_cases(
+        &app,
+        &[
+            not_found(Method::GET, "/api/v1/orgs/acme"),
+            not_found(Method::GET, "/api/v1/orgs/acme/members"),
+            not_found(Method::GET, "/api/v1/orgs/acme/projects"),
+            not_found(Method::GET, "/api/v1/orgs/acme/projects/web"),
+            not_found(Method::GET, "/api/v1/orgs/acme/projects/web/keys"),
+            not_found(Method::GET, "/api/v1/orgs/nosuch"),
+            not_found(Method::POST, "/api/v1/orgs/acme/members"),
+            not_found(Method::POST, "/api/v1/orgs/acme/projects"),
+            not_found(Method::POST, "/api/v1/orgs/acme/projects/web/keys"),
+            not_found(Method::PATCH, "/api/v1/orgs/acme"),
+            not_found(Method::PATCH, "/api/v1/orgs/acme/projects/web"),
+            not_found(Method::PATCH, &member_path),
+            not_found(Method::DELETE, &key_path),
+            not_found(Method::DELETE, &member_path),
+            not_found(Method::DELETE, "/api/v1/orgs/acme/projects/web"),
+            not_found(Method::DELETE, "/api/v1/orgs/acme"),
+        ],
+    )
+    .await;
     // Nothing changed.
     let (status, org) = app.get_as(&alice, "/api/v1/orgs/acme").await;
     assert_eq!((status, &org["name"]), (200, &json!("Org acme")));
@@ -322,109 +273,67 @@ async fn admins_manage_members_and_members_may_only_leave() {
         assert_eq!((status, error_of(&res)), (want_status, want), "{res}");
     }
 
-    // A member reads but may not administer.
-    let (status, members) = app.get_as(&bob, "/api/v1/orgs/acme/members").await;
-    assert_eq!(
-        (status, members["data"].as_array().unwrap().len()),
-        (200, 2)
-    );
+    let org = "/api/v1/orgs/acme";
+    let members = "/api/v1/orgs/acme/members";
+    let alice_path = format!("{members}/{}", alice.id);
+    let bob_path = format!("{members}/{}", bob.id);
+    let carol_path = format!("{members}/{}", carol.id);
     let carol_body = json!({ "email": "carol@x.io", "role": "member" });
-    let (status, res) = app
-        .post_as(&bob, "/api/v1/orgs/acme/members", carol_body.clone())
-        .await;
-    assert_eq!((status, error_of(&res).0), (403, "forbidden"));
-    let (status, _) = app
-        .patch_as(
-            &bob,
-            &format!("/api/v1/orgs/acme/members/{}", bob.id),
-            json!({ "role": "admin" }),
-        )
-        .await;
-    assert_eq!(status, 403);
-    assert_eq!(
-        app.patch_as(&bob, "/api/v1/orgs/acme", json!({ "name": "x" }))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(app.delete_as(&bob, "/api/v1/orgs/acme").await.0, 403);
-    assert_eq!(
-        app.delete_as(&bob, &format!("/api/v1/orgs/acme/members/{}", alice.id))
-            .await
-            .0,
-        403
-    );
+    let role = |role: &str| Some(json!({ "role": role }));
+
+    // A member reads but may not administer: 403, and nothing changes.
+    let (status, list) = app.get_as(&bob, members).await;
+    assert_eq!((status, list["data"].as_array().unwrap().len()), (200, 2));
+    #[rustfmt::skip]
+    let as_member: &[Case] = &[
+        (&bob, Method::POST,   members,     Some(carol_body.clone()),       403, "forbidden"),
+        (&bob, Method::PATCH,  &bob_path,   role("admin"),                  403, "forbidden"),
+        (&bob, Method::PATCH,  org,         Some(json!({ "name": "x" })),   403, "forbidden"),
+        (&bob, Method::DELETE, org,         None,                           403, "forbidden"),
+        (&bob, Method::DELETE, &alice_path, None,                           403, "forbidden"),
+    ];
+    check_cases(&app, as_member).await;
 
     // Promoted to admin, bob manages members but not owners.
     let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("/api/v1/orgs/acme/members/{}", bob.id),
-            json!({ "role": "admin" }),
-        )
+        .patch_as(&alice, &bob_path, json!({ "role": "admin" }))
         .await;
     assert_eq!((status, &res["role"]), (200, &json!("admin")));
     let (status, body) = app
-        .patch_as(
-            &alice,
-            &format!("/api/v1/orgs/acme/members/{}", bob.id),
-            json!({ "role": "boss" }),
-        )
+        .patch_as(&alice, &bob_path, json!({ "role": "boss" }))
         .await;
     assert_eq!((status, error_of(&body)), (400, ("invalid_field", "role")));
-    let (status, _) = app
-        .post_as(
-            &bob,
-            "/api/v1/orgs/acme/members",
-            json!({ "email": "carol@x.io", "role": "owner" }),
-        )
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = app
-        .post_as(&bob, "/api/v1/orgs/acme/members", carol_body.clone())
-        .await;
-    assert_eq!(status, 201);
-    let carol_path = format!("/api/v1/orgs/acme/members/{}", carol.id);
-    let alice_path = format!("/api/v1/orgs/acme/members/{}", alice.id);
-    assert_eq!(
-        app.patch_as(&bob, &carol_path, json!({ "role": "owner" }))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(
-        app.patch_as(&bob, &alice_path, json!({ "role": "member" }))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(app.delete_as(&bob, &alice_path).await.0, 403);
-    assert_eq!(app.delete_as(&bob, "/api/v1/orgs/acme").await.0, 403);
+    let carol_as_owner = json!({ "email": "carol@x.io", "role": "owner" });
+    #[rustfmt::skip]
+    let as_admin: &[Case] = &[
+        (&bob, Method::POST,   members,     Some(carol_as_owner),     403, "forbidden"),
+        (&bob, Method::POST,   members,     Some(carol_body.clone()), 201, ""),
+        (&bob, Method::PATCH,  &carol_path, role("owner"),            403, "forbidden"),
+        (&bob, Method::PATCH,  &alice_path, role("member"),           403, "forbidden"),
+        (&bob, Method::DELETE, &alice_path, None,                     403, "forbidden"),
+        (&bob, Method::DELETE, org,         None,                     403, "forbidden"),
+    ];
+    check_cases(&app, as_admin).await;
     let (status, res) = app
         .patch_as(&bob, &carol_path, json!({ "role": "admin" }))
         .await;
     assert_eq!((status, &res["role"]), (200, &json!("admin")));
     assert_eq!(app.delete_as(&bob, &carol_path).await.0, 204);
-    assert_eq!(app.get_as(&carol, "/api/v1/orgs/acme").await.0, 404);
-    let unknown = format!("/api/v1/orgs/acme/members/{}", uuid::Uuid::now_v7());
-    assert_eq!(app.delete_as(&bob, &unknown).await.0, 404);
-    assert_eq!(
-        app.patch_as(&bob, &unknown, json!({ "role": "member" }))
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        app.delete_as(&bob, "/api/v1/orgs/acme/members/not-a-uuid")
-            .await
-            .0,
-        404
-    );
+    assert_eq!(app.get_as(&carol, org).await.0, 404);
+
+    // Members that do not exist, by a well-formed or a malformed id: 404.
+    let unknown = format!("{members}/{}", uuid::Uuid::now_v7());
+    let malformed = format!("{members}/not-a-uuid");
+    #[rustfmt::skip]
+    let missing: &[Case] = &[
+        (&bob, Method::DELETE, &unknown,   None,           404, "not_found"),
+        (&bob, Method::PATCH,  &unknown,   role("member"), 404, "not_found"),
+        (&bob, Method::DELETE, &malformed, None,           404, "not_found"),
+    ];
+    check_cases(&app, missing).await;
 
     // A plain member may leave.
-    let (status, _) = app
-        .post_as(&alice, "/api/v1/orgs/acme/members", carol_body)
-        .await;
+    let (status, _) = app.post_as(&alice, members, carol_body).await;
     assert_eq!(status, 201);
     assert_eq!(app.delete_as(&carol, &carol_path).await.0, 204);
     let (_, list) = app.get_as(&carol, "/api/v1/orgs").await;
@@ -440,19 +349,17 @@ async fn the_last_owner_cannot_leave_or_be_demoted() {
     let alice_path = format!("/api/v1/orgs/acme/members/{}", alice.id);
     let bob_path = format!("/api/v1/orgs/acme/members/{}", bob.id);
 
-    let (status, body) = app
-        .patch_as(&alice, &alice_path, json!({ "role": "admin" }))
-        .await;
-    assert_eq!((status, error_of(&body).0), (409, "last_owner"));
-    let (status, body) = app.delete_as(&alice, &alice_path).await;
-    assert_eq!((status, error_of(&body).0), (409, "last_owner"));
-    // Re-stating the role is fine.
-    assert_eq!(
-        app.patch_as(&alice, &alice_path, json!({ "role": "owner" }))
-            .await
-            .0,
-        200
-    );
+    let role = |role: &str| Some(json!({ "role": role }));
+    let org = "/api/v1/orgs/acme";
+
+    #[rustfmt::skip]
+    let alone: &[Case] = &[
+        (&alice, Method::PATCH,  &alice_path, role("admin"), 409, "last_owner"),
+        (&alice, Method::DELETE, &alice_path, None,          409, "last_owner"),
+        // Re-stating the role is fine.
+        (&alice, Method::PATCH,  &alice_path, role("owner"), 200, ""),
+    ];
+    check_cases(&app, alone).await;
 
     // With a second owner, the first may step down; then the second is the last one.
     add_member(&app, &alice, "acme", &bob, "owner").await;
@@ -460,30 +367,19 @@ async fn the_last_owner_cannot_leave_or_be_demoted() {
         .patch_as(&alice, &alice_path, json!({ "role": "admin" }))
         .await;
     assert_eq!((status, &res["role"]), (200, &json!("admin")));
-    let (status, body) = app.delete_as(&bob, &bob_path).await;
-    assert_eq!((status, error_of(&body).0), (409, "last_owner"));
-    let (status, body) = app
-        .patch_as(&bob, &bob_path, json!({ "role": "member" }))
-        .await;
-    assert_eq!((status, error_of(&body).0), (409, "last_owner"));
-    // An admin cannot remove (or demote) the owner at all.
-    assert_eq!(app.delete_as(&alice, &bob_path).await.0, 403);
-    assert_eq!(
-        app.patch_as(&alice, &bob_path, json!({ "role": "member" }))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(app.delete_as(&alice, "/api/v1/orgs/acme").await.0, 403);
-
-    // An owner removes another owner when one remains.
-    assert_eq!(
-        app.patch_as(&bob, &alice_path, json!({ "role": "owner" }))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(app.delete_as(&alice, &bob_path).await.0, 204);
+    #[rustfmt::skip]
+    let two_owners: &[Case] = &[
+        (&bob,   Method::DELETE, &bob_path,   None,           409, "last_owner"),
+        (&bob,   Method::PATCH,  &bob_path,   role("member"), 409, "last_owner"),
+        // An admin cannot remove (or demote) the owner at all.
+        (&alice, Method::DELETE, &bob_path,   None,           403, "forbidden"),
+        (&alice, Method::PATCH,  &bob_path,   role("member"), 403, "forbidden"),
+        (&alice, Method::DELETE, org,         None,           403, "forbidden"),
+        // An owner removes another owner when one remains.
+        (&bob,   Method::PATCH,  &alice_path, role("owner"),  200, ""),
+        (&alice, Method::DELETE, &bob_path,   None,           204, ""),
+    ];
+    check_cases(&app, two_owners).await;
     let (_, members) = app.get_as(&alice, "/api/v1/orgs/acme/members").await;
     assert_eq!(members["data"].as_array().unwrap().len(), 1);
     assert_eq!(members["data"][0]["role"], "owner");
@@ -556,7 +452,7 @@ async fn a_session_cookie_works_under_the_csrf_rules() {
         if let Some(origin) = origin {
             req = req.header("origin", origin);
         }
-        crate::helpers::send_json(req)
+        send_json(req)
     };
     let (status, body) = post(Some("https://evil.example")).await;
     assert_eq!((status, error_of(&body).0), (403, "csrf"));

@@ -6,21 +6,16 @@ use std::time::Duration;
 
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
-use mesher::db::schema::{events, projects};
+use mesher::db::schema::projects;
+use mesher::domain::ProjectId;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-use crate::ingest::event;
-use crate::orgs::{add_member, create_org};
+use crate::helpers::{
+    Case, TestApp, TestUser, add_member, check_cases, create_org, error_of, event, spawn_app,
+};
 
 const PROJECTS: &str = "/api/v1/orgs/acme/projects";
-
-fn error_of(body: &Value) -> (&str, &str) {
-    (
-        body["error"]["code"].as_str().unwrap_or_default(),
-        body["error"]["field"].as_str().unwrap_or_default(),
-    )
-}
 
 async fn create_project(app: &TestApp, user: &TestUser, slug: &str) -> Value {
     let (status, body) = app
@@ -44,17 +39,6 @@ async fn create_key(app: &TestApp, user: &TestUser, project: &str, label: &str) 
         .await;
     assert_eq!(status, 201, "{body}");
     body
-}
-
-/// Events stored for `project_id`, counted straight in the database.
-async fn events_of(app: &TestApp, project_id: uuid::Uuid) -> i64 {
-    let mut conn = app.db.conn().await;
-    events::table
-        .filter(events::project_id.eq(project_id))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .unwrap()
 }
 
 fn id_of(body: &Value) -> uuid::Uuid {
@@ -132,54 +116,34 @@ async fn project_crud_with_its_dsn_number() {
         (200, &web["id"], &web["number"])
     );
 
+    // Each patch changes what it names and keeps the rest.
+    let web_path = format!("{PROJECTS}/web");
+    for (patch, name, platform) in [
+        (json!({ "name": "Website" }), "Website", json!("javascript")),
+        (json!({ "platform": null }), "Website", Value::Null),
+        (json!({ "platform": "node" }), "Website", json!("node")),
+    ] {
+        let (status, res) = app.patch_as(&alice, &web_path, patch.clone()).await;
+        assert_eq!(
+            (status, &res["name"], &res["platform"]),
+            (200, &json!(name), &platform),
+            "{patch}"
+        );
+    }
     let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("{PROJECTS}/web"),
-            json!({ "name": "Website" }),
-        )
-        .await;
-    assert_eq!(
-        (status, &res["name"], &res["platform"]),
-        (200, &json!("Website"), &json!("javascript"))
-    );
-    let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("{PROJECTS}/web"),
-            json!({ "platform": null }),
-        )
-        .await;
-    assert_eq!(
-        (status, &res["name"], &res["platform"]),
-        (200, &json!("Website"), &Value::Null)
-    );
-    let (status, res) = app
-        .patch_as(
-            &alice,
-            &format!("{PROJECTS}/web"),
-            json!({ "platform": "node" }),
-        )
-        .await;
-    assert_eq!((status, &res["platform"]), (200, &json!("node")));
-    let (status, res) = app
-        .patch_as(&alice, &format!("{PROJECTS}/web"), json!({ "name": " " }))
+        .patch_as(&alice, &web_path, json!({ "name": " " }))
         .await;
     assert_eq!((status, error_of(&res)), (400, ("invalid_field", "name")));
-    assert_eq!(
-        app.get_as(&alice, &format!("{PROJECTS}/nosuch")).await.0,
-        404
-    );
 
-    assert_eq!(
-        app.delete_as(&alice, &format!("{PROJECTS}/web")).await.0,
-        204
-    );
-    assert_eq!(app.get_as(&alice, &format!("{PROJECTS}/web")).await.0, 404);
-    assert_eq!(
-        app.delete_as(&alice, &format!("{PROJECTS}/web")).await.0,
-        404
-    );
+    let nosuch = format!("{PROJECTS}/nosuch");
+    #[rustfmt::skip]
+    let gone: &[Case] = &[
+        (&alice, Method::GET,    &nosuch,   None, 404, "not_found"),
+        (&alice, Method::DELETE, &web_path, None, 204, ""),
+        (&alice, Method::GET,    &web_path, None, 404, "not_found"),
+        (&alice, Method::DELETE, &web_path, None, 404, "not_found"),
+    ];
+    check_cases(&app, gone).await;
 }
 
 #[actix_web::test]
@@ -327,7 +291,7 @@ async fn deleting_an_org_or_a_project_deletes_its_events() {
     create_org(&app, &alice, "acme").await;
     let web = create_project(&app, &alice, "web").await;
     let api = create_project(&app, &alice, "api").await;
-    let (web_id, api_id) = (id_of(&web), id_of(&api));
+    let (web_id, api_id) = (ProjectId(id_of(&web)), ProjectId(id_of(&api)));
     let web_key = create_key(&app, &alice, "web", "k").await;
     let api_key = create_key(&app, &alice, "api", "k").await;
     let batch = json!([event("a"), event("b"), event("c")]);
@@ -335,20 +299,20 @@ async fn deleting_an_org_or_a_project_deletes_its_events() {
         let res = app.post_events(key["key"].as_str().unwrap(), &batch).await;
         assert_eq!(res.status(), 202);
     }
-    app.settle(mesher::domain::ProjectId(web_id), 5).await;
-    app.settle(mesher::domain::ProjectId(api_id), 5).await;
-    assert_eq!(events_of(&app, web_id).await, 3);
-    assert_eq!(events_of(&app, api_id).await, 3);
+    app.settle(web_id, 5).await;
+    app.settle(api_id, 5).await;
+    assert_eq!(app.stored_count(web_id).await, 3);
+    assert_eq!(app.stored_count(api_id).await, 3);
 
     assert_eq!(
         app.delete_as(&alice, &format!("{PROJECTS}/web")).await.0,
         204
     );
-    assert_eq!(events_of(&app, web_id).await, 0);
-    assert_eq!(events_of(&app, api_id).await, 3);
+    assert_eq!(app.stored_count(web_id).await, 0);
+    assert_eq!(app.stored_count(api_id).await, 3);
 
     assert_eq!(app.delete_as(&alice, "/api/v1/orgs/acme").await.0, 204);
-    assert_eq!(events_of(&app, api_id).await, 0);
+    assert_eq!(app.stored_count(api_id).await, 0);
     let mut conn = app.db.conn().await;
     let left: i64 = projects::table
         .filter(projects::id.eq(api_id))

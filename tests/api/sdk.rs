@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, join, spawn_app, spawn_app_with};
 
 /// `target/sdk-venv/bin/python` with sentry-sdk 2.x installed.
 fn python_with_sentry_sdk() -> &'static PathBuf {
@@ -59,7 +59,7 @@ async fn the_python_sdk_reports_into_mesher() {
         .post_as(
             &owner,
             "/api/v1/orgs",
-            serde_json::json!({ "name": "Shop", "slug": "shop" }),
+            json!({ "name": "Shop", "slug": "shop" }),
         )
         .await;
     assert_eq!(status, 201);
@@ -67,7 +67,7 @@ async fn the_python_sdk_reports_into_mesher() {
         .post_as(
             &owner,
             "/api/v1/orgs/shop/projects",
-            serde_json::json!({ "name": "Web", "slug": "web", "platform": "python" }),
+            json!({ "name": "Web", "slug": "web", "platform": "python" }),
         )
         .await;
     assert_eq!(status, 201);
@@ -75,7 +75,7 @@ async fn the_python_sdk_reports_into_mesher() {
         .post_as(
             &owner,
             "/api/v1/orgs/shop/projects/web/keys",
-            serde_json::json!({ "label": "sdk" }),
+            json!({ "label": "sdk" }),
         )
         .await;
     assert_eq!(status, 201);
@@ -144,11 +144,15 @@ async fn the_python_sdk_reports_into_mesher() {
         frames.iter().any(|f| f["function"] == "checkout"),
         "{frames:?}"
     );
-    assert_eq!(detail["release"], "shop@9.9.9");
-    assert_eq!(detail["environment"], "staging");
-    assert_eq!(detail["tags"]["region"], "eu-west");
-    assert_eq!(detail["user"]["email"], "jane@example.com");
-    assert_eq!(detail["contexts"]["cart"]["items"], 3);
+    for (pointer, expected) in [
+        ("/release", json!("shop@9.9.9")),
+        ("/environment", json!("staging")),
+        ("/tags/region", json!("eu-west")),
+        ("/user/email", json!("jane@example.com")),
+        ("/contexts/cart/items", json!(3)),
+    ] {
+        assert_eq!(detail.pointer(pointer), Some(&expected), "{pointer}");
+    }
     assert!(text.contains("GET /cart"), "the breadcrumb");
     assert!(
         list.iter()
@@ -205,24 +209,10 @@ fn report_with_the_rust_sdk(dsn: String) -> Vec<uuid::Uuid> {
 
 #[actix_web::test]
 async fn the_rust_sdk_reports_into_mesher() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let project = app.project("rust-sdk").await;
     let owner = app.user("rust-owner@example.com").await;
-    {
-        let mut conn = app.db.conn().await;
-        let org = mesher::db::accounts::find_org_by_slug(&mut conn, "test-org")
-            .await
-            .unwrap()
-            .unwrap();
-        mesher::db::accounts::upsert_membership(
-            &mut conn,
-            org.id,
-            owner.id,
-            mesher::domain::Role::Member,
-        )
-        .await
-        .unwrap();
-    }
+    join(&app, &owner, "member").await;
     let dsn = format!(
         "http://{}@{}/{}",
         project.key,
@@ -251,10 +241,14 @@ async fn the_rust_sdk_reports_into_mesher() {
     .await;
     let client_id: uuid::Uuid = detail["event_id"].as_str().unwrap().parse().unwrap();
     assert!(ids.contains(&client_id), "{client_id} not in {ids:?}");
-    assert_eq!(detail["release"], "api@3.1.0");
-    assert_eq!(detail["environment"], "production");
-    assert_eq!(detail["tags"]["service"], "billing");
-    assert_eq!(detail["user"]["email"], "rust@example.com");
+    for (pointer, expected) in [
+        ("/release", "api@3.1.0"),
+        ("/environment", "production"),
+        ("/tags/service", "billing"),
+        ("/user/email", "rust@example.com"),
+    ] {
+        assert_eq!(detail.pointer(pointer), Some(&json!(expected)), "{pointer}");
+    }
     assert!(
         detail.to_string().contains("SELECT invoices"),
         "the breadcrumb"

@@ -7,7 +7,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, TestProject, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestProject, event, spawn_app, spawn_app_with};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentry-sdk");
 const PLACEHOLDER_KEY: &str = "mshr_0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
@@ -272,28 +272,19 @@ async fn envelopes_and_store_edge_cases() {
     .await;
     assert_eq!(status, 200);
 
-    // The key of one project on another project's number: refused.
+    // Refused: the key of one project on another project's number, and no key at all.
     let other = app.project("sentry-other").await;
-    let (status, _, body) = raw_request(
-        &app,
-        "POST",
-        &format!("/api/{}/store/", other.number),
-        &[auth(&p)],
-        br#"{"message":"wrong number"}"#,
-        false,
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
-    let (status, _, _) = raw_request(
-        &app,
-        "POST",
-        &store_path,
-        &[],
-        br#"{"message":"no key"}"#,
-        false,
-    )
-    .await;
-    assert_eq!(status, 401);
+    let other_store = format!("/api/{}/store/", other.number);
+    let refusals = [
+        ("wrong number", &other_store, vec![auth(&p)], 403),
+        ("no key", &store_path, vec![], 401),
+    ];
+    for (case, path, headers, expected) in refusals {
+        let body = json!({ "message": case }).to_string();
+        let (status, _, body) =
+            raw_request(&app, "POST", path, &headers, body.as_bytes(), false).await;
+        assert_eq!(status, expected, "{case}: {body}");
+    }
 
     // CORS preflight for browser SDKs.
     let res = app
@@ -357,9 +348,7 @@ async fn over_the_rate_limit_sentry_gets_429_with_its_headers() {
         "{last_head}"
     );
     // The native endpoint shares the project's limit.
-    let res = app
-        .post_events(&p.key, &crate::ingest::event("native"))
-        .await;
+    let res = app.post_events(&p.key, &event("native")).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
     let s = app.assert_accounted(p.id).await;

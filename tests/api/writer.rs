@@ -6,8 +6,7 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use mesher::db::partitions::partition_name;
 use serde_json::json;
 
-use crate::helpers::{ServerProcess, TestDb, create_project, spawn_app_with};
-use crate::ingest::{event, post_n};
+use crate::helpers::{ServerProcess, TestDb, create_project, event, post_n, spawn_app_with};
 
 /// Holds an exclusive lock on today's partition until dropped by `release`, so every flush
 /// blocks: the database "held back".

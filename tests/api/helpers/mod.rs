@@ -1,0 +1,29 @@
+//! The test harness, one file per job:
+//!
+//! - [`db`]: a migrated template database made once per schema, a fresh copy for every test;
+//! - [`app`]: the real application on port 0 in front of it ([`TestApp`]), its requests and
+//!   the accounting check;
+//! - [`process`]: the `mesher` binary as a child process (CLI commands, `mesher serve`);
+//! - [`users`]: users registered over HTTP and requests made as them;
+//! - [`fixtures`]: rows written straight into the database (projects of `test-org`, keys,
+//!   memberships, events received at chosen times);
+//! - [`calls`]: common calls over HTTP that assert their status (create an org, add a
+//!   member, post events), and the readers of what comes back.
+//!
+//! Test files import from here, never from each other.
+// Shared by every test module: not each module uses each helper.
+#![allow(dead_code)]
+
+pub mod app;
+pub mod calls;
+pub mod db;
+pub mod fixtures;
+pub mod process;
+pub mod users;
+
+pub use app::{TestApp, send_json, spawn_app, spawn_app_with, test_settings};
+pub use calls::{Case, add_member, check_cases, create_org, error_of, event, ids, post_n, walk};
+pub use db::{TestDb, admin_conn};
+pub use fixtures::{TestProject, create_project, join, member, newest_first, seed, today};
+pub use process::{ServerProcess, mesher_command};
+pub use users::TestUser;
