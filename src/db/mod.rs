@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod event_queries;
 pub mod events;
+pub mod failure;
 pub mod issues;
 pub mod partitions;
 pub mod projects;

@@ -94,55 +94,7 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     Ok(Envelope { header, items })
 }
 
-/// Parses JSON, accepting the non-standard `NaN`, `Infinity` and `-Infinity` tokens that
-/// some SDKs emit (as `null`). Valid JSON takes the fast path untouched.
-pub fn parse_lenient_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-    match serde_json::from_slice(bytes) {
-        Ok(v) => Ok(v),
-        Err(e) => match replace_non_finite(bytes) {
-            Some(fixed) => serde_json::from_slice(&fixed),
-            None => Err(e),
-        },
-    }
-}
-
-/// `bytes` with `NaN`/`Infinity`/`-Infinity` outside strings replaced by `null`, or `None`
-/// when there is no such token.
-fn replace_non_finite(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let (mut in_string, mut escaped, mut changed) = (false, false, false);
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        let rest = &bytes[i..];
-        let token = [&b"-Infinity"[..], b"Infinity", b"NaN"]
-            .into_iter()
-            .find(|t| rest.starts_with(t));
-        if let Some(t) = token {
-            out.extend_from_slice(b"null");
-            i += t.len();
-            changed = true;
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-        }
-        out.push(b);
-        i += 1;
-    }
-    changed.then_some(out)
-}
+pub use super::json::parse_lenient_json;
 
 #[cfg(test)]
 mod tests {
@@ -196,15 +148,5 @@ mod tests {
             }
         }
         assert_eq!(events, 11);
-    }
-
-    #[test]
-    fn non_finite_numbers_become_null_outside_strings() {
-        let v = parse_lenient_json(br#"{"a":NaN,"b":[Infinity,-Infinity],"c":"NaN \"Infinity\""}"#)
-            .unwrap();
-        assert_eq!(v["a"], Value::Null);
-        assert_eq!(v["b"], serde_json::json!([null, null]));
-        assert_eq!(v["c"], "NaN \"Infinity\"");
-        assert!(parse_lenient_json(b"{\"a\":").is_err());
     }
 }

@@ -32,6 +32,7 @@
 mod fields;
 mod interfaces;
 mod message;
+mod storable;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +68,12 @@ pub const MAX_PLATFORM_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Maximum length, in characters, of `transaction`.
 pub const MAX_TRANSACTION_CHARS: usize = 1000;
+/// How far after its receive time an event's own time may be before it is taken for a
+/// client clock that runs ahead (Relay's default).
+pub const MAX_FUTURE_SKEW: chrono::Duration = chrono::Duration::seconds(60);
+/// How far before its receive time an event's own time may be before it is taken for a
+/// wrong clock (Relay's default; also beyond the usual partition retention).
+pub const MAX_PAST_SKEW: chrono::Duration = chrono::Duration::days(30);
 
 /// A validated event, ready for grouping and storage.
 ///
@@ -163,6 +170,10 @@ pub struct NormalizeOptions {
     pub default_level: Option<Level>,
     /// Timestamp used when `timestamp` is absent or `null`. `None`: required.
     pub default_timestamp: Option<DateTime<Utc>>,
+    /// The receive time. When given, a `timestamp` more than [`MAX_FUTURE_SKEW`] after it
+    /// or [`MAX_PAST_SKEW`] before it becomes the receive time, and the client's value is
+    /// kept in `extra` under `timestamp`.
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 impl NormalizeOptions {
@@ -173,13 +184,32 @@ impl NormalizeOptions {
         NormalizeOptions {
             default_level: Some(Level::Error),
             default_timestamp: Some(received_at),
+            received_at: Some(received_at),
+        }
+    }
+
+    /// Mesher's native endpoint: level and timestamp required, the timestamp checked
+    /// against the receive time.
+    pub fn native(received_at: DateTime<Utc>) -> Self {
+        NormalizeOptions {
+            received_at: Some(received_at),
+            ..Self::default()
         }
     }
 }
 
-/// Parses one event from a JSON body with the strict options.
+/// Parses one event from a JSON body with the strict options (no receive time: the
+/// timestamp is kept as sent, e.g. for importing old events).
 pub fn parse_event(bytes: &[u8]) -> Result<NormalizedEvent, EventError> {
     normalize(parse_json(bytes)?)
+}
+
+/// Parses one event received at `received_at` by the native endpoint.
+pub fn parse_event_at(
+    bytes: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<NormalizedEvent, EventError> {
+    normalize_with(parse_json(bytes)?, &NormalizeOptions::native(received_at))
 }
 
 /// Parses a body holding one event object or an array of at most
@@ -213,11 +243,13 @@ pub fn normalize(value: Value) -> Result<NormalizedEvent, EventError> {
     normalize_with(value, &NormalizeOptions::default())
 }
 
-/// Normalizes one event; see the module documentation for the rules.
+/// Normalizes one event; see the module documentation for the rules. What it answers can
+/// always be stored (see `storable.rs`).
 pub fn normalize_with(
-    value: Value,
+    mut value: Value,
     opts: &NormalizeOptions,
 ) -> Result<NormalizedEvent, EventError> {
+    storable::replace_nul(&mut value);
     let Value::Object(mut obj) = value else {
         return Err(EventError {
             code: ErrorCode::InvalidEvent,
@@ -226,11 +258,21 @@ pub fn normalize_with(
         });
     };
     let event_id = fields::event_id(obj.remove("event_id"))?;
+    let mut skewed = None;
     let timestamp = match obj.remove("timestamp") {
         None | Some(Value::Null) => opts
             .default_timestamp
             .ok_or_else(|| EventError::missing("timestamp"))?,
-        Some(v) => fields::timestamp(&v, "timestamp")?,
+        Some(v) => {
+            let t = fields::timestamp(&v, "timestamp")?;
+            match opts.received_at {
+                Some(now) if t > now + MAX_FUTURE_SKEW || t < now - MAX_PAST_SKEW => {
+                    skewed = Some(v);
+                    now
+                }
+                _ => t,
+            }
+        }
     };
     let level = fields::level(obj.remove("level"), opts.default_level)?;
     let mut text = |key: &str, max| fields::opt_string(obj.remove(key), key, max);
@@ -259,6 +301,9 @@ pub fn normalize_with(
     for (key, value) in obj {
         fields::insert_unique(&mut extra, key, value);
     }
+    if let Some(client_time) = skewed {
+        fields::insert_unique(&mut extra, "timestamp".to_owned(), client_time);
+    }
     Ok(NormalizedEvent {
         event_id,
         timestamp,
@@ -281,7 +326,7 @@ pub fn normalize_with(
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, EventError> {
-    serde_json::from_slice(strip_bom(bytes)).map_err(|e| EventError {
+    super::json::parse_json(strip_bom(bytes)).map_err(|e| EventError {
         code: ErrorCode::InvalidJson,
         message: format!("invalid JSON: {e}"),
         field: None,

@@ -13,6 +13,7 @@ pub mod event;
 pub mod fingerprint;
 pub mod ids;
 pub mod issue_status;
+pub mod json;
 pub mod keys;
 pub mod level;
 pub mod pending;
@@ -22,7 +23,7 @@ mod text_enum;
 pub use error_code::ErrorCode;
 pub use event::{
     EventError, NormalizeOptions, NormalizedEvent, normalize, normalize_with, parse_batch,
-    parse_event,
+    parse_event, parse_event_at,
 };
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};
 pub use ids::{

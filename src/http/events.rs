@@ -20,7 +20,7 @@ use crate::db::event_queries::{self, EventFilter, EventRow, EventScope, EventSum
 use crate::domain::{EventId, IssueId, Level, ProjectId, Role};
 use crate::error::ApiError;
 use crate::http::access::project_for;
-use crate::http::pagination::{Page, PageParams};
+use crate::http::pagination::{Page, PageParams, cursor_time};
 use crate::http::validate::{parse_level, parse_q, parse_tag, parse_time};
 
 /// Query of the event lists, as sent (`tag` may be repeated).
@@ -185,7 +185,10 @@ pub(crate) async fn event_page(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = EventListParams::from_pairs(pairs).parse()?;
     let limit = page.limit()?;
-    let after = page.cursor::<(DateTime<Utc>, EventId)>()?;
+    let after = page
+        .cursor::<(DateTime<Utc>, EventId)>()?
+        .map(|(t, id)| Ok::<_, ApiError>((cursor_time(t)?, id)))
+        .transpose()?;
     let rows = event_queries::list(conn, scope, &filter, after, limit + 1).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |e| (e.received_at, e.id))))
 }

@@ -16,7 +16,8 @@ use serde_json::value::RawValue;
 
 use crate::AppState;
 use crate::auth::project_key::{KeyError, KeyProject};
-use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_event};
+use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_event_at};
+use crate::domain::json::repair_lone_surrogates;
 use crate::domain::{ErrorCode, EventId, PendingEvent, ProjectId};
 use crate::error::ApiError;
 use crate::ingest::decode::{DecodeError, Encoding, decode};
@@ -61,7 +62,7 @@ pub async fn ingest(
                 "an event may hold at most {event_limit} bytes"
             )));
         }
-        let event = parse_event(&body).map_err(|e| {
+        let event = parse_event_at(&body, received_at).map_err(|e| {
             state.registry.count_rejected(project.project_id, 1);
             ApiError::from(e)
         })?;
@@ -72,12 +73,24 @@ pub async fn ingest(
         return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id })));
     }
 
-    let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            ErrorCode::InvalidJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
+    // A lone surrogate escape makes the whole array invalid to serde_json; repaired, it
+    // costs nothing but that character (see domain/json.rs).
+    let repaired;
+    let items: Vec<&RawValue> = match serde_json::from_slice(&body) {
+        Ok(items) => items,
+        Err(e) => {
+            repaired = repair_lone_surrogates(&body);
+            repaired
+                .as_deref()
+                .and_then(|fixed| serde_json::from_slice(fixed).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        ErrorCode::InvalidJson,
+                        format!("the body is not valid JSON: {e}"),
+                    )
+                })?
+        }
+    };
     if items.len() > MAX_BATCH_EVENTS {
         return Err(ApiError::too_large(
             ErrorCode::TooManyEvents,
@@ -98,7 +111,7 @@ pub async fn ingest(
                 field: None,
             })
         } else {
-            parse_event(item)
+            parse_event_at(item, received_at)
         };
         match parsed {
             Ok(event) => accepted.push(PendingEvent::new(event, received_at)),

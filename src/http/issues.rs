@@ -20,7 +20,7 @@ use crate::domain::{IssueId, IssueStatus, Level, ProjectId, Role};
 use crate::error::ApiError;
 use crate::http::access::project_for;
 use crate::http::events::{EventListParams, event_page};
-use crate::http::pagination::{Page, PageParams};
+use crate::http::pagination::{Page, PageParams, cursor_time};
 use crate::http::validate::{parse_level, parse_q, parse_status};
 
 /// An issue as the API shows it.
@@ -130,6 +130,9 @@ pub async fn list_issues(
     let limit = page.limit()?;
     let after = match page.cursor::<(String, SortKey, IssueId)>()? {
         None => None,
+        Some((s, SortKey::Time(t), id)) if s == sort.as_str() && SortKey::Time(t).fits(sort) => {
+            Some((SortKey::Time(cursor_time(t)?), id))
+        }
         Some((s, key, id)) if s == sort.as_str() && key.fits(sort) => Some((key, id)),
         Some(_) => {
             return Err(ApiError::invalid_field(

@@ -70,6 +70,8 @@ impl Metrics {
                     .absolute(s.dropped_buffer_full);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "flush_failed")
                     .absolute(s.dropped_flush_failed);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "invalid")
+                    .absolute(s.dropped_invalid);
                 metrics::counter!("mesher_events_rejected_total", "project_id" => p.clone())
                     .absolute(s.rejected);
                 metrics::counter!("mesher_events_rate_limited_total", "project_id" => p.clone())

@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Datelike, Utc};
+
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -57,6 +59,20 @@ impl PageParams {
         };
         params.limit()?;
         Ok(params)
+    }
+}
+
+/// A time read from a cursor, if it is one this server could have issued: stored times are
+/// within years 1970 to 9999, and PostgreSQL refuses to compare with some others (a crafted
+/// `-5000-01-01` would fail the query). Anything else is a 400 naming `cursor`.
+pub fn cursor_time(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    if (1..=9999).contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err(ApiError::invalid_field(
+            "cursor",
+            "cursor is not one this server issued",
+        ))
     }
 }
 

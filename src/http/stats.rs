@@ -18,7 +18,8 @@ use crate::ingest::CounterSnapshot;
 /// answers, counted **since that process started**: they start again from zero after a
 /// restart, and with several nodes each node counts only the events it received itself (the
 /// same numbers as its `/metrics`). Once the writer has caught up they satisfy
-/// `accepted = stored + dropped_buffer_full + dropped_flush_failed + buffered`; `rejected`
+/// `accepted = stored + dropped_buffer_full + dropped_flush_failed + dropped_invalid +
+/// buffered`; `rejected`
 /// events were never accepted and are not in that sum.
 ///
 /// `issues` and `events_stored_total` come from the database: the project's whole history,
@@ -33,6 +34,8 @@ pub struct ProjectStats {
     pub dropped_buffer_full: u64,
     /// Accepted events dropped because their batch still failed to be written after every retry.
     pub dropped_flush_failed: u64,
+    /// Accepted events the database refused on their own; the rest of their batch was stored.
+    pub dropped_invalid: u64,
     /// Events refused as invalid (answered 400, or listed in a batch's `rejected`); never
     /// accepted.
     pub rejected: u64,
@@ -54,6 +57,7 @@ impl ProjectStats {
             stored: c.stored,
             dropped_buffer_full: c.dropped_buffer_full,
             dropped_flush_failed: c.dropped_flush_failed,
+            dropped_invalid: c.dropped_invalid,
             rejected: c.rejected,
             buffered: c.buffered,
             writer_restarts: c.writer_restarts,

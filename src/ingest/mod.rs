@@ -20,7 +20,8 @@ pub use registry::WriterRegistry;
 /// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live
 /// outside the actor so a crashed writer loses none of them.
 ///
-/// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed + buffered +
+/// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed +
+/// dropped_invalid + buffered +
 /// in_flight` (the last two are the buffer length and the batch being written); see
 /// docs/architecture.md, “Accounting”.
 #[derive(Debug, Default)]
@@ -29,6 +30,8 @@ pub struct Counters {
     pub stored: AtomicU64,
     pub dropped_buffer_full: AtomicU64,
     pub dropped_flush_failed: AtomicU64,
+    /// Accepted events the database refused on their own (isolated from their batch).
+    pub dropped_invalid: AtomicU64,
     pub rejected: AtomicU64,
     pub in_flight: AtomicU64,
     /// Times the project's writer was restarted after a crash.
@@ -44,6 +47,7 @@ pub struct CounterSnapshot {
     pub stored: u64,
     pub dropped_buffer_full: u64,
     pub dropped_flush_failed: u64,
+    pub dropped_invalid: u64,
     pub rejected: u64,
     pub buffered: u64,
     pub writer_restarts: u64,
@@ -126,16 +130,19 @@ impl ProjectShared {
         batch
     }
 
-    /// Accounts for a finished batch of `stored + failed` events taken by [`Self::take`].
-    pub fn finish(&self, stored: usize, failed: usize) {
+    /// Accounts for a finished batch of `stored + failed + invalid` events taken by
+    /// [`Self::take`].
+    pub fn finish(&self, stored: usize, failed: usize, invalid: usize) {
         // Under the buffer lock, so a snapshot never sees a batch both in flight and stored.
         let _buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let c = &self.counters;
         c.stored.fetch_add(stored as u64, Ordering::Relaxed);
         c.dropped_flush_failed
             .fetch_add(failed as u64, Ordering::Relaxed);
+        c.dropped_invalid
+            .fetch_add(invalid as u64, Ordering::Relaxed);
         c.in_flight
-            .fetch_sub((stored + failed) as u64, Ordering::Relaxed);
+            .fetch_sub((stored + failed + invalid) as u64, Ordering::Relaxed);
     }
 
     /// Events buffered now.
@@ -152,6 +159,7 @@ impl ProjectShared {
             stored: c.stored.load(Ordering::Relaxed),
             dropped_buffer_full: c.dropped_buffer_full.load(Ordering::Relaxed),
             dropped_flush_failed: c.dropped_flush_failed.load(Ordering::Relaxed),
+            dropped_invalid: c.dropped_invalid.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             buffered: buffer.len() as u64 + c.in_flight.load(Ordering::Relaxed),
             writer_restarts: c.writer_restarts.load(Ordering::Relaxed),

@@ -23,8 +23,9 @@ use rand::Rng;
 
 use super::ProjectShared;
 use crate::config::WriterSettings;
+use crate::db::failure::Failure;
 use crate::db::{self, DbError, DbPool};
-use crate::domain::PendingEvent;
+use crate::domain::{EventId, PendingEvent};
 
 /// The writer of one project.
 pub struct StorageWriter {
@@ -96,7 +97,7 @@ impl StorageWriter {
     }
 }
 
-/// Writes one batch with retries and accounts for it; always clears `flushing`.
+/// Writes one batch and accounts for every event of it; always clears `flushing`.
 async fn flush(
     shared: Arc<ProjectShared>,
     pool: DbPool,
@@ -105,21 +106,74 @@ async fn flush(
 ) {
     let n = batch.len();
     let project_id = shared.project_id;
-    let outcome = AssertUnwindSafe(write_with_retries(&pool, &settings, &shared, &batch))
+    let mut tally = Tally::default();
+    let outcome = AssertUnwindSafe(store(&pool, &settings, &shared, &batch, &mut tally))
         .catch_unwind()
         .await;
-    match outcome {
-        Ok(Ok(())) => shared.finish(n, 0),
-        Ok(Err(e)) => {
-            tracing::error!(%project_id, events = n, error = %e, "flush failed after retries; batch dropped");
-            shared.finish(0, n);
-        }
-        Err(_) => {
-            tracing::error!(%project_id, events = n, "flush panicked; batch dropped");
-            shared.finish(0, n);
+    if outcome.is_err() {
+        tracing::error!(%project_id, events = n, "flush panicked; the rest of the batch dropped");
+    }
+    if let Some(error) = &tally.invalid_error {
+        tracing::error!(%project_id, events = tally.invalid.len(), ids = ?tally.invalid, %error,
+            "the database refused these events; dropped as invalid, the rest of the batch stored");
+    }
+    // Whatever a panic left unaccounted for is dropped as failed.
+    let failed = n - tally.stored - tally.invalid.len();
+    shared.finish(tally.stored, failed, tally.invalid.len());
+    shared.flushing.store(false, Ordering::Release);
+}
+
+/// What became of a batch's events so far.
+#[derive(Debug, Default)]
+struct Tally {
+    stored: usize,
+    /// Events the database refused on their own (found by bisection).
+    invalid: Vec<EventId>,
+    /// The error that refused the first of them.
+    invalid_error: Option<String>,
+}
+
+/// Stores `batch`, isolating the rows the database refuses: a data error splits the part
+/// that caused it in halves, each written on its own, down to the single offending events,
+/// so one bad event costs about 2·log2(batch) statements and nothing else. Transient errors
+/// are retried (with backoff) on the part they hit; a part that still fails, and all
+/// parts after it, are left unaccounted for (the caller drops them as failed).
+async fn store(
+    pool: &DbPool,
+    settings: &WriterSettings,
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+    tally: &mut Tally,
+) {
+    let project_id = shared.project_id;
+    let mut parts = vec![batch];
+    while let Some(part) = parts.pop() {
+        let Err(e) = write_with_retries(pool, settings, shared, part).await else {
+            tally.stored += part.len();
+            continue;
+        };
+        match e.failure() {
+            Failure::Data if part.len() > 1 => {
+                let (first, second) = part.split_at(part.len() / 2);
+                parts.push(second);
+                parts.push(first);
+            }
+            Failure::Data => {
+                tally.invalid.push(part[0].id);
+                tally.invalid_error.get_or_insert_with(|| e.to_string());
+            }
+            Failure::ProjectGone => {
+                let left = part.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+                tracing::warn!(%project_id, events = left, "the project was deleted; dropping its batch");
+                return;
+            }
+            Failure::Transient | Failure::Other => {
+                let left = part.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+                tracing::error!(%project_id, events = left, error = %e, "flush failed after retries; dropped");
+                return;
+            }
         }
     }
-    shared.flushing.store(false, Ordering::Release);
 }
 
 /// Backoff before retry `attempt` (1-based): base·2^(attempt-1), capped, with "equal jitter"
@@ -148,7 +202,10 @@ async fn write_with_retries(
     loop {
         match write_once(pool, shared, batch).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < settings.max_retries => {
+            Err(e)
+                if attempt < settings.max_retries
+                    && matches!(e.failure(), Failure::Transient | Failure::Other) =>
+            {
                 attempt += 1;
                 let wait = backoff(settings, attempt);
                 tracing::warn!(project_id = %shared.project_id, attempt, ?wait, error = %e, "flush failed; retrying");

@@ -211,12 +211,14 @@ async fn each_filter_selects_exactly_its_events() {
     }
 }
 
+/// An event with every interface, its own time half a second into yesterday (recent: a
+/// time far from the receive time would be replaced by it).
 fn rich_event() -> Value {
     json!({
         "event_id": "4a9f0d4c6c5b4b0f9b1e2d3c4b5a6978",
         "message": "payment failed",
         "level": "fatal",
-        "timestamp": "2026-02-03T04:05:06.5Z",
+        "timestamp": rich_event_time().to_rfc3339(),
         "platform": "python",
         "release": "shop@2.0.1",
         "environment": "production",
@@ -249,6 +251,10 @@ fn rich_event() -> Value {
         "extra": { "cart_items": 3 },
         "request": { "url": "https://shop.example.com/checkout" }
     })
+}
+
+fn rich_event_time() -> DateTime<Utc> {
+    today() - Duration::days(1) + Duration::milliseconds(500)
 }
 
 #[actix_web::test]
@@ -288,7 +294,7 @@ async fn the_event_detail_carries_every_interface() {
             .unwrap()
             .parse::<DateTime<Utc>>()
             .unwrap(),
-        "2026-02-03T04:05:06.5Z".parse::<DateTime<Utc>>().unwrap()
+        rich_event_time()
     );
     for key in [
         "message",
@@ -371,5 +377,44 @@ async fn an_event_received_days_ago_is_found_by_its_id() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["message"], e.event.message);
         assert!(body["exception"].is_null());
+    }
+}
+
+#[actix_web::test]
+async fn a_cursor_at_an_impossible_position_is_a_400_naming_it() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    app.project("cursors").await;
+    let user = member(&app, "cursors@example.com").await;
+    let cursor =
+        |key: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.to_string());
+    let id = Uuid::now_v7();
+    let issues = "/api/v1/orgs/test-org/projects/cursors/issues";
+    // (list, cursor): times PostgreSQL cannot compare with, or no server would issue.
+    let cases = [
+        (
+            events_path("cursors"),
+            cursor(json!(["-5000-01-01T00:00:00Z", id])),
+        ),
+        (
+            events_path("cursors"),
+            cursor(json!(["+300000-01-01T00:00:00Z", id])),
+        ),
+        (
+            format!("{issues}?sort=last_seen"),
+            cursor(json!(["last_seen", "-5000-01-01T00:00:00Z", id])),
+        ),
+        (
+            format!("{issues}?sort=first_seen"),
+            cursor(json!(["first_seen", "+99999-01-01T00:00:00Z", id])),
+        ),
+    ];
+    for (list, cursor) in cases {
+        let sep = if list.contains('?') { '&' } else { '?' };
+        let (status, body) = app
+            .get_as(&user, &format!("{list}{sep}cursor={cursor}"))
+            .await;
+        assert_eq!(status, 400, "{list} {cursor}: {body}");
+        assert_eq!(body["error"]["field"], "cursor", "{list}: {body}");
     }
 }

@@ -16,4 +16,5 @@ mod projects;
 mod sdk;
 mod sentry;
 mod stats;
+mod storable;
 mod writer;

@@ -103,8 +103,26 @@ async fn flushes_a_partial_batch_on_the_timer() {
     app.assert_accounted(p.id).await;
 }
 
+/// Makes every insert of an event whose message is `message` fail as PostgreSQL fails when
+/// a lock cannot be had (SQLSTATE 55P03): a transient failure, as far as the writer can tell.
+async fn fail_transiently(db: &TestDb, message: &str) {
+    let mut conn = db.conn().await;
+    conn.batch_execute(&format!(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.message = '{message}' THEN
+             RAISE EXCEPTION 'could not obtain lock on relation \"events\"' USING ERRCODE = '55P03';
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse();"
+    ))
+    .await
+    .unwrap();
+}
+
 #[actix_web::test]
-async fn a_failing_batch_is_retried_then_dropped_and_counted() {
+async fn a_transient_failure_is_retried_then_dropped_and_counted() {
     let app = spawn_app_with(
         |s| {
             s.writer.max_retries = 2;
@@ -115,19 +133,70 @@ async fn a_failing_batch_is_retried_then_dropped_and_counted() {
     )
     .await;
     let p = app.project("failing").await;
-    let mut conn = app.db.conn().await;
-    conn.batch_execute("ALTER TABLE events ADD CONSTRAINT no_boom CHECK (message <> 'boom')")
-        .await
-        .unwrap();
+    fail_transiently(&app.db, "boom").await;
 
     assert_eq!(app.post_events(&p.key, &event("boom")).await.status(), 202);
     let s = app.assert_accounted(p.id).await;
-    assert_eq!((s.stored, s.dropped_flush_failed), (0, 1));
+    assert_eq!(
+        (s.stored, s.dropped_flush_failed, s.dropped_invalid),
+        (0, 1, 0)
+    );
 
     // The writer goes on with the next batch.
     assert_eq!(app.post_events(&p.key, &event("fine")).await.status(), 202);
     let s = app.assert_accounted(p.id).await;
     assert_eq!((s.accepted, s.stored, s.dropped_flush_failed), (2, 1, 1));
+}
+
+#[actix_web::test]
+async fn a_row_the_database_refuses_costs_only_itself() {
+    let flush_interval = Duration::from_millis(1000);
+    let app = spawn_app_with(
+        |s| s.writer.flush_interval_ms = flush_interval.as_millis() as u64,
+        None,
+    )
+    .await;
+    let p = app.project("poisoned").await;
+    let mut conn = app.db.conn().await;
+    conn.batch_execute("ALTER TABLE events ADD CONSTRAINT no_poison CHECK (message <> 'poison')")
+        .await
+        .unwrap();
+
+    // One batch of 500: the poisoned event in the middle.
+    let mut batch: Vec<_> = (0..499).map(|i| event(&format!("fine {i}"))).collect();
+    batch.insert(250, event("poison"));
+    let started = Instant::now();
+    let res = app.post_events(&p.key, &json!(batch)).await;
+    assert_eq!(res.status(), 202);
+    let s = app.settle(p.id, 10).await;
+    assert!(
+        started.elapsed() <= 2 * flush_interval,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (s.stored, s.dropped_invalid, s.dropped_flush_failed),
+        (499, 1, 0),
+        "{s:?}"
+    );
+    app.assert_accounted(p.id).await;
+    assert!(
+        !stored_messages(&app.db)
+            .await
+            .contains(&"poison".to_owned())
+    );
+}
+
+async fn stored_messages(db: &TestDb) -> Vec<String> {
+    use diesel::QueryDsl;
+    use diesel_async::RunQueryDsl;
+    use mesher::db::schema::events;
+    let mut conn = db.conn().await;
+    events::table
+        .select(events::message)
+        .load(&mut conn)
+        .await
+        .unwrap()
 }
 
 #[actix_web::test]

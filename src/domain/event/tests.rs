@@ -280,3 +280,70 @@ fn error_serializes_as_api_error_object() {
     assert_eq!(v["field"], "level");
     assert_eq!(e.to_string(), v["message"].as_str().unwrap());
 }
+
+#[test]
+fn a_time_far_from_the_receive_time_becomes_it_and_the_clients_is_kept() {
+    let now: DateTime<Utc> = "2026-12-01T12:00:00Z".parse().unwrap();
+    let opts = NormalizeOptions::native(now);
+    // (sent, kept as the event's time?)
+    let cases = [
+        ("2026-12-01T12:01:00Z", true),  // 60 s ahead: a clock a little fast
+        ("2026-12-01T12:01:01Z", false), // further ahead
+        ("2026-11-01T12:00:00Z", true),  // 30 days back
+        ("2026-11-01T11:59:59Z", false), // older
+        ("1970-01-01T00:00:00Z", false),
+        ("9999-12-31T23:59:59Z", false),
+    ];
+    for (sent, kept) in cases {
+        let e = normalize_with(with(json!({"timestamp": sent})), &opts).unwrap();
+        let sent_t: DateTime<Utc> = sent.parse().unwrap();
+        if kept {
+            assert_eq!(e.timestamp, sent_t, "{sent}");
+            assert!(!e.extra.contains_key("timestamp"), "{sent}");
+        } else {
+            assert_eq!(e.timestamp, now, "{sent}");
+            assert_eq!(e.extra["timestamp"], json!(sent), "{sent}");
+        }
+    }
+    // The client's own extra.timestamp stays where it was.
+    let e = normalize_with(
+        with(json!({"timestamp": 0, "extra": {"timestamp": "mine"}})),
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(
+        (&e.extra["timestamp"], &e.extra["_event.timestamp"]),
+        (&json!("mine"), &json!(0))
+    );
+    // Without a receive time (imports, the strict parser) the time is kept as sent.
+    assert_eq!(
+        ok(with(json!({"timestamp": 0}))).timestamp,
+        DateTime::UNIX_EPOCH
+    );
+}
+
+#[test]
+fn nul_is_replaced_in_every_field_of_the_event() {
+    let e = ok(with(json!({
+        "message": "a\u{0}b",
+        "release": "1.0\u{0}",
+        "tags": {"k\u{0}": "v\u{0}"},
+        "fingerprint": ["f\u{0}"],
+        "user": {"id": "\u{0}"},
+        "extra": {"\u{0}": "\u{0}"},
+        "exception": {"values": [{"type": "E\u{0}", "value": "v\u{0}"}]},
+    })));
+    let stored = serde_json::to_string(&(
+        &e.message,
+        &e.release,
+        &e.tags,
+        &e.fingerprint,
+        &e.user,
+        &e.extra,
+        &e.exception,
+    ))
+    .unwrap();
+    assert!(!stored.contains("\\u0000"), "{stored}");
+    assert_eq!(e.message, "a\u{FFFD}b");
+    assert_eq!(e.tags["k\u{FFFD}"], "v\u{FFFD}");
+}

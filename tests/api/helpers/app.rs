@@ -127,7 +127,11 @@ impl TestApp {
         assert_eq!(s.buffered, 0, "still buffered: {s:?}");
         assert_eq!(
             s.accepted,
-            s.stored + s.dropped_buffer_full + s.dropped_flush_failed + s.buffered,
+            s.stored
+                + s.dropped_buffer_full
+                + s.dropped_flush_failed
+                + s.dropped_invalid
+                + s.buffered,
             "accepted = stored + dropped + buffered: {s:?}"
         );
         assert_eq!(s.stored as i64, self.stored_count(project).await, "{s:?}");
