@@ -353,6 +353,45 @@ async fn cookie_requests_that_change_state_need_json_and_our_origin() {
     assert_eq!(status, 415, "the JSON extractor still wants JSON");
 }
 
+/// Only `Authorization: Bearer` (which then authenticates alone, never the cookie) waives
+/// the CSRF rules; any other scheme next to the cookie is a cookie request.
+#[actix_web::test]
+async fn csrf_is_waived_only_for_bearer_tokens() {
+    let app = spawn_app().await;
+    let user = app.user("scheme@example.com").await;
+    let cookie = app.login_cookie(&user.email, &user.password).await;
+    let bearer = format!("Bearer {}", user.token);
+    // (Authorization, status, code) of a form-encoded logout that carries the cookie
+    let cases = [
+        ("Basic dXNlcjpwYXNzd29yZA==", 403, "csrf"),
+        ("Sentry sentry_key=mshr_x", 403, "csrf"),
+        ("Bearer", 403, "csrf"),
+        ("", 403, "csrf"),
+        (bearer.as_str(), 400, "not_a_session"),
+    ];
+    for (authorization, status, code) in cases {
+        let (got, err) = send_json(
+            app.client
+                .post(format!("{}/api/v1/auth/logout", app.address))
+                .header("cookie", cookie_header(&cookie))
+                .header("authorization", authorization)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("a=b"),
+        )
+        .await;
+        assert_eq!(
+            (got, error_of(&err).0),
+            (status, code),
+            "{authorization}: {err}"
+        );
+    }
+    assert_eq!(
+        me_with_cookie(&app, &cookie).await.0,
+        200,
+        "still logged in"
+    );
+}
+
 #[derive(diesel::QueryableByName)]
 struct Dump {
     #[diesel(sql_type = diesel::sql_types::Text)]
