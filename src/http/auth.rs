@@ -14,6 +14,7 @@ use crate::auth::session::{self, UserToken};
 use crate::db::accounts::{self, NewUser, User};
 use crate::domain::{ErrorCode, OrgId, Role, TokenId, UserId};
 use crate::error::ApiError;
+use crate::http::client_ip::ClientIp;
 use crate::http::pagination::Page;
 use crate::http::validate::{check_email, check_label};
 
@@ -162,6 +163,39 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password")
 }
 
+/// 429: the throttle refused to check a password.
+fn too_many_attempts(retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooManyAttempts,
+        "too many failed password attempts; try again later",
+    )
+    .with_retry_after(retry_after_secs)
+}
+
+/// Checks the signed-in user's `current_password`, counted by the login throttle like a
+/// login of that account: 429 while it is locked, 400 naming `current_password` when wrong.
+async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    ip: &ClientIp,
+    password: SecretString,
+) -> Result<(), ApiError> {
+    let email = accounts::normalize_email(&user.email);
+    let attempt = state
+        .throttle
+        .begin(&email, &ip.key())
+        .map_err(too_many_attempts)?;
+    if !password::verify(password, user.password_hash.clone()).await {
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "current_password is wrong",
+        ));
+    }
+    attempt.succeeded();
+    Ok(())
+}
+
 /// Log in: sets the `mesher_session` cookie.
 #[utoipa::path(tag = "auth", request_body = LoginBody,
     responses((status = 200, body = MeOut), (status = 401), (status = 429)))]
@@ -169,22 +203,17 @@ fn invalid_credentials() -> ApiError {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
+    ip: ClientIp,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let email = accounts::normalize_email(&body.email);
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    if let Some(secs) = state.throttle.locked(&email, &ip) {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::TooManyAttempts,
-            "too many failed logins; try again later",
-        )
-        .with_retry_after(secs));
-    }
+    let ip = ip.key();
+    // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
+    let attempt = state
+        .throttle
+        .begin(&email, &ip)
+        .map_err(too_many_attempts)?;
     let mut conn = state.pool.get().await?;
     let user = accounts::find_user_by_email(&mut conn, &email).await?;
     drop(conn);
@@ -195,10 +224,9 @@ pub async fn login(
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
     let ok = password::verify(body.password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttle.record_failure(&email, &ip);
         return Err(invalid_credentials());
     };
-    state.throttle.record_success(&email);
+    attempt.succeeded();
     let now = (state.clock)();
     let mut conn = state.pool.get().await?;
     let user_agent = req
@@ -260,22 +288,18 @@ pub async fn me(
 
 /// Change the password; every other session of the user is revoked.
 #[utoipa::path(tag = "auth", request_body = PasswordBody,
-    responses((status = 204), (status = 400), (status = 401)))]
+    responses((status = 204), (status = 400), (status = 401), (status = 429)))]
 #[post("/api/v1/auth/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
     current: CurrentUser,
+    ip: ClientIp,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if !password::verify(body.current_password, current.user.password_hash.clone()).await {
-        return Err(ApiError::invalid_field(
-            "current_password",
-            "current_password is wrong",
-        ));
-    }
     password::check_length(&body.new_password)
         .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
+    confirm_password(&state, &current.user, &ip, body.current_password).await?;
     let hash = password::hash(body.new_password)
         .await
         .map_err(ApiError::internal)?;

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod alerts;
 pub mod auth;
+pub mod client_ip;
 pub mod events;
 pub mod health;
 pub mod ingest;

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod auth;
+mod auth_throttle;
 mod cli;
 mod events;
 mod health;
