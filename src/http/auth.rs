@@ -16,7 +16,7 @@ use crate::domain::{ErrorCode, OrgId, Role, TokenId, UserId};
 use crate::error::ApiError;
 use crate::http::client_ip::ClientIp;
 use crate::http::pagination::Page;
-use crate::http::validate::{check_email, check_label};
+use crate::http::validate::{check_email, check_label, required_secret};
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,11 +77,17 @@ pub struct PasswordBody {
     pub current_password: SecretString,
     #[schema(value_type = String, min_length = 8, max_length = 1024)]
     pub new_password: SecretString,
+    /// Also revoke every user token of the account (they keep working otherwise).
+    #[serde(default)]
+    pub revoke_tokens: bool,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct TokenBody {
     pub label: String,
+    /// The account's password, checked (and throttled) like a login.
+    #[schema(value_type = String)]
+    pub current_password: Option<SecretString>,
 }
 
 /// A new user token: the secret `token` is shown this once.
@@ -286,7 +292,8 @@ pub async fn me(
     Ok(HttpResponse::Ok().json(me_of(&state, current.user).await?))
 }
 
-/// Change the password; every other session of the user is revoked.
+/// Change the password; every other session of the user is revoked, and with
+/// `revoke_tokens` every user token too.
 #[utoipa::path(tag = "auth", request_body = PasswordBody,
     responses((status = 204), (status = 400), (status = 401), (status = 429)))]
 #[post("/api/v1/auth/password")]
@@ -304,27 +311,33 @@ pub async fn change_password(
         .await
         .map_err(ApiError::internal)?;
     let mut conn = state.pool.get().await?;
-    accounts::set_password_hash(&mut conn, current.id(), &hash).await?;
-    session::revoke_other_sessions(
+    session::change_password(
         &mut conn,
         (state.clock)(),
         current.id(),
+        &hash,
         current.session_id(),
+        body.revoke_tokens,
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Create a user token for scripts (`Authorization: Bearer mshu_…`); shown once.
+/// Create a user token for scripts (`Authorization: Bearer mshu_…`); shown once. Needs the
+/// account's `current_password`, so a stolen session cannot mint lasting access.
 #[utoipa::path(tag = "auth", request_body = TokenBody,
-    responses((status = 201, body = TokenCreated), (status = 400), (status = 401)))]
+    responses((status = 201, body = TokenCreated), (status = 400), (status = 401), (status = 429)))]
 #[post("/api/v1/auth/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
     current: CurrentUser,
+    ip: ClientIp,
     body: web::Json<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
     let label = check_label(&body.label)?;
+    let current_password = required_secret("current_password", body.current_password)?;
+    confirm_password(&state, &current.user, &ip, current_password).await?;
     let mut conn = state.pool.get().await?;
     let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
     Ok(HttpResponse::Created().json(TokenCreated { info, token }))
