@@ -273,4 +273,14 @@ mod tests {
         assert_eq!(check_platform(Some("  ")).unwrap(), None);
         assert_eq!(parse_tag("k:v:w").unwrap(), ("k".into(), "v:w".into()));
     }
+
+    #[test]
+    fn a_required_secret_must_be_there() {
+        let e = required_secret("current_password", None).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::MissingField, Some("current_password"))
+        );
+        assert!(required_secret("current_password", Some("x".to_owned().into())).is_ok());
+    }
 }
