@@ -1,7 +1,8 @@
-//! Accounts and sessions: register, login, logout, me, password change, user tokens.
+//! Accounts and sessions: register, login, logout, me, password change (user tokens are in
+//! `http::tokens`).
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -10,13 +11,12 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::extractors::{CurrentUser, SESSION_COOKIE};
 use crate::auth::password;
-use crate::auth::session::{self, UserToken};
+use crate::auth::session;
 use crate::db::accounts::{self, NewUser, User};
-use crate::domain::{ErrorCode, OrgId, Role, TokenId, UserId};
+use crate::domain::{ErrorCode, OrgId, Role, UserId};
 use crate::error::ApiError;
 use crate::http::client_ip::ClientIp;
-use crate::http::pagination::Page;
-use crate::http::validate::{check_email, check_label, required_secret};
+use crate::http::validate::check_email;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,22 +80,6 @@ pub struct PasswordBody {
     /// Also revoke every user token of the account (they keep working otherwise).
     #[serde(default)]
     pub revoke_tokens: bool,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct TokenBody {
-    pub label: String,
-    /// The account's password, checked (and throttled) like a login.
-    #[schema(value_type = String)]
-    pub current_password: Option<SecretString>,
-}
-
-/// A new user token: the secret `token` is shown this once.
-#[derive(Serialize, ToSchema)]
-pub struct TokenCreated {
-    #[serde(flatten)]
-    pub info: UserToken,
-    pub token: String,
 }
 
 /// Register a user.
@@ -170,7 +154,7 @@ fn invalid_credentials() -> ApiError {
 }
 
 /// 429: the throttle refused to check a password.
-fn too_many_attempts(retry_after_secs: u64) -> ApiError {
+pub(crate) fn too_many_attempts(retry_after_secs: u64) -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TooManyAttempts,
@@ -181,7 +165,7 @@ fn too_many_attempts(retry_after_secs: u64) -> ApiError {
 
 /// Checks the signed-in user's `current_password`, counted by the login throttle like a
 /// login of that account: 429 while it is locked, 400 naming `current_password` when wrong.
-async fn confirm_password(
+pub(crate) async fn confirm_password(
     state: &AppState,
     user: &User,
     ip: &ClientIp,
@@ -321,56 +305,4 @@ pub async fn change_password(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Create a user token for scripts (`Authorization: Bearer mshu_…`); shown once. Needs the
-/// account's `current_password`, so a stolen session cannot mint lasting access.
-#[utoipa::path(tag = "auth", request_body = TokenBody,
-    responses((status = 201, body = TokenCreated), (status = 400), (status = 401), (status = 429)))]
-#[post("/api/v1/auth/tokens")]
-pub async fn create_token(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-    ip: ClientIp,
-    body: web::Json<TokenBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let label = check_label(&body.label)?;
-    let current_password = required_secret("current_password", body.current_password)?;
-    confirm_password(&state, &current.user, &ip, current_password).await?;
-    let mut conn = state.pool.get().await?;
-    let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
-    Ok(HttpResponse::Created().json(TokenCreated { info, token }))
-}
-
-/// The user's tokens (without their secrets).
-#[utoipa::path(tag = "auth", responses((status = 200, body = Page<UserToken>), (status = 401)))]
-#[get("/api/v1/auth/tokens")]
-pub async fn list_tokens(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let tokens = session::list_tokens(&mut conn, current.id()).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: tokens,
-        next_cursor: None,
-    }))
-}
-
-/// Revoke one of the user's tokens.
-#[utoipa::path(tag = "auth", params(("token_id" = Uuid, Path)),
-    responses((status = 204), (status = 401), (status = 404)))]
-#[delete("/api/v1/auth/tokens/{token_id}")]
-pub async fn revoke_token(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-    path: web::Path<TokenId>,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    if session::revoke_token(&mut conn, (state.clock)(), current.id(), path.into_inner()).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("no such token"))
-    }
 }
