@@ -52,6 +52,34 @@ pub struct HttpSettings {
     pub body_limit: usize,
     pub event_limit: usize,
     pub workers: usize,
+    /// Reverse proxies (CIDRs, or single addresses) whose `X-Forwarded-For` / `Forwarded`
+    /// name the client; from any other peer those headers are ignored. See
+    /// `HttpSettings::trusted_proxy_nets` and `http::client_ip`.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl HttpSettings {
+    /// `trusted_proxies` parsed: `10.0.0.0/8`, `2001:db8::/32`, or one address (`10.0.0.5`,
+    /// a /32 or /128). The error names the entry that is neither.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .map(|net| net.trunc())
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "http.trusted_proxies",
+                        message: format!(
+                            "{entry:?} is not an address or a CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)"
+                        ),
+                    })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,12 +157,7 @@ impl Settings {
             .add_source(File::from(dir.join("default.toml")).required(false))
             .add_source(File::from(dir.join(format!("{env_name}.toml"))).required(false));
         if with_env {
-            builder = builder.add_source(
-                Environment::with_prefix("MESHER")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            );
+            builder = builder.add_source(env_source());
             if std::env::var_os("MESHER__DATABASE__URL").is_none()
                 && let Ok(url) = std::env::var("DATABASE_URL")
             {
@@ -172,6 +195,7 @@ impl Settings {
                 format!("{public:?} must start with http:// or https://"),
             ));
         }
+        self.http.trusted_proxy_nets()?;
         if self.http.event_limit == 0 || self.http.event_limit > self.http.body_limit {
             return Err(invalid(
                 "http.event_limit",
@@ -242,6 +266,17 @@ impl Settings {
     }
 }
 
+/// The `MESHER__SECTION__KEY` variables; list settings take comma-separated values
+/// (`MESHER__HTTP__TRUSTED_PROXIES=10.0.0.0/8,192.168.0.0/16`).
+fn env_source() -> Environment {
+    Environment::with_prefix("MESHER")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("http.trusted_proxies")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +343,14 @@ mod tests {
                 Box::new(|s| s.partitions.retention_days = 0),
             ),
             ("log.level", Box::new(|s| s.log.level = "[[".into())),
+            (
+                "http.trusted_proxies",
+                Box::new(|s| s.http.trusted_proxies = vec!["10.0.0.0/8".into(), "proxy".into()]),
+            ),
+            (
+                "http.trusted_proxies",
+                Box::new(|s| s.http.trusted_proxies = vec!["10.0.0.0/33".into()]),
+            ),
         ];
         for (key, mutate) in cases {
             let mut s = defaults();
@@ -315,6 +358,30 @@ mod tests {
             let err = s.validate().unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_addresses_also_from_the_environment() {
+        assert!(defaults().http.trusted_proxies.is_empty());
+        let vars = [(
+            "MESHER__HTTP__TRUSTED_PROXIES".to_owned(),
+            "10.0.0.0/8, 192.168.1.7,2001:db8::/32".to_owned(),
+        )];
+        let s: Settings = Config::builder()
+            .add_source(File::from_str(BUILTIN_DEFAULTS, FileFormat::Toml))
+            .add_source(env_source().source(Some(vars.into_iter().collect())))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        let nets: Vec<String> = s
+            .http
+            .trusted_proxy_nets()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32"]);
     }
 
     #[test]

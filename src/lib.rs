@@ -46,6 +46,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub clock: Clock,
     pub throttle: LoginThrottle,
+    /// `http.trusted_proxies`, parsed (see `http::client_ip`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// An argon2 hash of a random password, verified against when a login names an unknown
     /// email, so that takes as long as a wrong password.
     pub dummy_hash: String,
@@ -119,6 +121,7 @@ impl Application {
                 settings.auth.login_max_failures_per_ip,
                 std::time::Duration::from_secs(settings.auth.login_lockout_secs),
             ),
+            trusted_proxies: settings.http.trusted_proxy_nets()?,
             dummy_hash: auth::password::hash(secrecy::SecretString::from(
                 uuid::Uuid::now_v7().to_string(),
             ))

@@ -5,7 +5,9 @@
 //! state change with the cookie needs a JSON content type, an `Origin` equal to
 //! `http.public_url` when one is sent, and no `Sec-Fetch-Site: cross-site` — a browser cannot
 //! send such a request cross-origin without a CORS preflight, which Mesher never grants.
-//! Token requests are not cookie-borne, so not forgeable by another site, and skip it.
+//! Requests with `Authorization: Bearer …` authenticate by that token alone (never by the
+//! cookie, even when the token is wrong), so they are not forgeable by another site and skip
+//! it; any other `Authorization` scheme next to the cookie is a cookie request like any other.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -62,12 +64,7 @@ impl FromRequest for CurrentUser {
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?
                 .clone();
             let now = (state.clock)();
-            let bearer = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|t| t.trim().to_owned());
+            let bearer = bearer_token(req.headers()).map(str::to_owned);
             let mut conn = state.pool.get().await?;
             if let Some(token) = bearer {
                 return match session::resolve_token(&mut conn, now, &token).await? {
@@ -107,6 +104,17 @@ impl FromRequest for CurrentUser {
     }
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), when the request
+/// has one. Such a request authenticates by the token only: [`CurrentUser`] never falls back
+/// to the cookie, which is what lets [`csrf_guard`] waive its checks for it.
+pub fn bearer_token(headers: &header::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 /// Middleware: applies [`check_csrf`] to every request that carries the session cookie and
 /// no bearer token, before extractors run (so a forged form post gets 403, whatever else is
 /// wrong with it).
@@ -118,7 +126,7 @@ pub async fn csrf_guard(
     actix_web::Error,
 > {
     let cookie_borne =
-        req.cookie(SESSION_COOKIE).is_some() && !req.headers().contains_key(header::AUTHORIZATION);
+        req.cookie(SESSION_COOKIE).is_some() && bearer_token(req.headers()).is_none();
     if cookie_borne
         && let Some(state) = req.app_data::<web::Data<AppState>>()
         && let Err(e) = check_csrf(req.request(), &state.settings.http.public_url)

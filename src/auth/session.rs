@@ -4,14 +4,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::config::AuthSettings;
-use crate::db::accounts::User;
+use crate::db::accounts::{self, User};
 use crate::db::sessions::{self as db, NewSession};
-pub use crate::db::sessions::{
-    UserToken, list_tokens, revoke_other_sessions, revoke_session, revoke_token,
-};
+pub use crate::db::sessions::{UserToken, list_tokens, revoke_session, revoke_token};
 use crate::domain::{SessionId, TokenId, UserId, keys};
 
 /// `last_seen_at` / `last_used_at` are written at most this often per session or token, so
@@ -83,6 +81,28 @@ pub async fn resolve_session(
         db::touch_session(conn, session.id, now).await?;
     }
     Ok(Ok((session.user, session.id)))
+}
+
+/// Sets a new password hash and ends what the old password opened, in one transaction: every
+/// session of the user but `keep` (the one that asked, if any), and, when `revoke_tokens`,
+/// every user token too.
+pub async fn change_password(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    user_id: UserId,
+    hash: &str,
+    keep: Option<SessionId>,
+    revoke_tokens: bool,
+) -> QueryResult<()> {
+    conn.transaction(async |conn| {
+        accounts::set_password_hash(conn, user_id, hash).await?;
+        db::revoke_other_sessions(conn, now, user_id, keep).await?;
+        if revoke_tokens {
+            db::revoke_all_tokens(conn, now, user_id).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Creates a `mshu_` token for `user_id`; returns its row and the token (shown only here).

@@ -1,31 +1,80 @@
-//! Failed-login throttling, per account and per client address.
+//! Password-guessing throttle, per account and per client address.
 //!
-//! Failures are counted in memory (a TTL cache: a window starts at the first failure and
-//! lasts `auth.login_lockout_secs`). Once either count reaches its limit, every login for
-//! that account or from that address is answered 429 with `Retry-After` **before** the
-//! password is checked, so a correct password during a lockout reveals nothing.
-//! The counts are per process: behind several nodes an attacker gets the limit per node,
-//! which still turns an online guessing attack from millions of tries into a handful.
+//! Every check of a password — a login, and the `current_password` of a password change or
+//! of a token creation — first takes a slot with [`LoginThrottle::begin`]: one atomic step
+//! that counts the attempt in both windows, or refuses it (429 with `Retry-After`) when
+//! either is full. So at most `auth.login_max_failures` passwords are verified per account
+//! per window, however many requests arrive at once, and a correct password during a
+//! lockout reveals nothing. A failed attempt keeps its slot; a successful one gives its
+//! address slot back and clears the account's window ([`Attempt::succeeded`]).
+//!
+//! A window starts at an account's (or address's) first attempt and lasts
+//! `auth.login_lockout_secs`. The counts are per process: behind several nodes an attacker
+//! gets the limit per node, which still turns an online guessing attack from millions of
+//! tries into a handful.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
+
+/// Attempts counted in one window.
+struct Window {
+    started: Instant,
+    attempts: AtomicU32,
+}
+
+impl Window {
+    /// Counts one attempt unless `max` are counted already.
+    fn take(&self, max: u32) -> bool {
+        self.attempts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives one attempt back.
+    fn give_back(&self) {
+        let _ = self
+            .attempts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+}
 
 /// Login throttle state. Cheap to clone.
 #[derive(Clone)]
 pub struct LoginThrottle {
-    failures: Cache<String, Arc<AtomicU32>>,
+    windows: Cache<String, Arc<Window>>,
     max_per_account: u32,
     max_per_ip: u32,
     window: Duration,
 }
 
+/// A password check that holds its slots; say how it went with [`Attempt::succeeded`]. An
+/// attempt dropped without that (a wrong password, or a request that failed on the way)
+/// stays counted.
+#[must_use = "a successful check must call succeeded()"]
+pub struct Attempt {
+    throttle: LoginThrottle,
+    account_key: String,
+    address: Arc<Window>,
+}
+
+impl Attempt {
+    /// The password was right: the address's slot is given back and the account's failures
+    /// are forgotten.
+    pub fn succeeded(self) {
+        self.address.give_back();
+        self.throttle.windows.invalidate(&self.account_key);
+    }
+}
+
 impl LoginThrottle {
     pub fn new(max_per_account: u32, max_per_ip: u32, window: Duration) -> Self {
         Self {
-            failures: Cache::builder()
+            windows: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(window)
                 .build(),
@@ -35,31 +84,39 @@ impl LoginThrottle {
         }
     }
 
-    fn count(&self, key: &str) -> u32 {
-        self.failures
-            .get(key)
-            .map_or(0, |c| c.load(Ordering::Relaxed))
+    fn window_of(&self, key: &str) -> Arc<Window> {
+        self.windows.get_with_by_ref(key, || {
+            Arc::new(Window {
+                started: Instant::now(),
+                attempts: AtomicU32::new(0),
+            })
+        })
     }
 
-    /// `Some(retry_after_secs)` when logins for this account or address are locked now.
-    pub fn locked(&self, email: &str, ip: &str) -> Option<u64> {
-        let locked = self.count(&format!("a:{email}")) >= self.max_per_account
-            || self.count(&format!("i:{ip}")) >= self.max_per_ip;
-        locked.then(|| self.window.as_secs().max(1))
+    /// Seconds until `window` ends (at least 1).
+    fn retry_after(&self, window: &Window) -> u64 {
+        let left = self.window.saturating_sub(window.started.elapsed());
+        left.as_secs_f64().ceil().max(1.0) as u64
     }
 
-    /// Counts a failed login.
-    pub fn record_failure(&self, email: &str, ip: &str) {
-        for key in [format!("a:{email}"), format!("i:{ip}")] {
-            self.failures
-                .get_with(key, || Arc::new(AtomicU32::new(0)))
-                .fetch_add(1, Ordering::Relaxed);
+    /// Counts a password check for the account `email` from address `ip`, or refuses it with
+    /// the seconds to wait when either has used up its window.
+    pub fn begin(&self, email: &str, ip: &str) -> Result<Attempt, u64> {
+        let account_key = format!("a:{email}");
+        let account = self.window_of(&account_key);
+        if !account.take(self.max_per_account) {
+            return Err(self.retry_after(&account));
         }
-    }
-
-    /// Forgets the account's failures after a successful login.
-    pub fn record_success(&self, email: &str) {
-        self.failures.invalidate(&format!("a:{email}"));
+        let address = self.window_of(&format!("i:{ip}"));
+        if !address.take(self.max_per_ip) {
+            account.give_back();
+            return Err(self.retry_after(&address));
+        }
+        Ok(Attempt {
+            throttle: self.clone(),
+            account_key,
+            address,
+        })
     }
 }
 
@@ -70,16 +127,49 @@ mod tests {
     #[test]
     fn locks_after_the_limit_per_account_and_per_address() {
         let t = LoginThrottle::new(3, 5, Duration::from_secs(60));
-        for _ in 0..2 {
-            t.record_failure("a@x", "1.1.1.1");
+        for _ in 0..3 {
+            drop(t.begin("a@x", "1.1.1.1").unwrap());
         }
-        assert_eq!(t.locked("a@x", "1.1.1.1"), None);
-        t.record_failure("a@x", "1.1.1.1");
-        assert_eq!(t.locked("a@x", "9.9.9.9"), Some(60));
+        assert_eq!(t.begin("a@x", "9.9.9.9").err(), Some(60));
         // Another account from the same address: locked once the address reaches 5.
-        assert_eq!(t.locked("b@x", "1.1.1.1"), None);
-        t.record_failure("b@x", "1.1.1.1");
-        t.record_failure("b@x", "1.1.1.1");
-        assert_eq!(t.locked("c@x", "1.1.1.1"), Some(60));
+        drop(t.begin("b@x", "1.1.1.1").unwrap());
+        drop(t.begin("b@x", "1.1.1.1").unwrap());
+        assert_eq!(t.begin("c@x", "1.1.1.1").err(), Some(60));
+        // A refusal by the address does not use up the account's window.
+        drop(t.begin("c@x", "2.2.2.2").unwrap());
+    }
+
+    #[test]
+    fn success_frees_the_account_and_its_address_slot() {
+        let t = LoginThrottle::new(2, 3, Duration::from_secs(60));
+        drop(t.begin("a@x", "1.1.1.1").unwrap());
+        t.begin("a@x", "1.1.1.1").unwrap().succeeded();
+        // The account starts over; the address has one failure counted.
+        drop(t.begin("a@x", "1.1.1.1").unwrap());
+        drop(t.begin("a@x", "1.1.1.1").unwrap());
+        assert!(t.begin("a@x", "1.1.1.1").is_err());
+        assert!(
+            t.begin("b@x", "1.1.1.1").is_err(),
+            "3 failures from 1.1.1.1"
+        );
+    }
+
+    #[test]
+    fn concurrent_attempts_never_pass_the_limit() {
+        let t = LoginThrottle::new(5, 1000, Duration::from_secs(60));
+        let granted = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        if let Ok(attempt) = t.begin("a@x", "1.1.1.1") {
+                            granted.fetch_add(1, Ordering::SeqCst);
+                            drop(attempt);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(granted.load(Ordering::SeqCst), 5);
     }
 }

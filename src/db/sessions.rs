@@ -170,6 +170,22 @@ pub async fn revoke_token(
     Ok(n == 1)
 }
 
+/// Revokes every live token of `user_id`; answers how many.
+pub async fn revoke_all_tokens(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    user_id: UserId,
+) -> QueryResult<usize> {
+    diesel::update(
+        user_tokens::table
+            .filter(user_tokens::user_id.eq(user_id))
+            .filter(user_tokens::revoked_at.is_null()),
+    )
+    .set(user_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .await
+}
+
 /// The unrevoked token with this hash: its id, when it was last used, and its user.
 pub async fn find_live_token(
     conn: &mut AsyncPgConnection,

@@ -1,7 +1,8 @@
-//! Accounts and sessions: register, login, logout, me, password change, user tokens.
+//! Accounts and sessions: register, login, logout, me, password change (user tokens are in
+//! `http::tokens`).
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -10,12 +11,12 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::extractors::{CurrentUser, SESSION_COOKIE};
 use crate::auth::password;
-use crate::auth::session::{self, UserToken};
+use crate::auth::session;
 use crate::db::accounts::{self, NewUser, User};
-use crate::domain::{ErrorCode, OrgId, Role, TokenId, UserId};
+use crate::domain::{ErrorCode, OrgId, Role, UserId};
 use crate::error::ApiError;
-use crate::http::pagination::Page;
-use crate::http::validate::{check_email, check_label};
+use crate::http::client_ip::ClientIp;
+use crate::http::validate::check_email;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,19 +77,9 @@ pub struct PasswordBody {
     pub current_password: SecretString,
     #[schema(value_type = String, min_length = 8, max_length = 1024)]
     pub new_password: SecretString,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct TokenBody {
-    pub label: String,
-}
-
-/// A new user token: the secret `token` is shown this once.
-#[derive(Serialize, ToSchema)]
-pub struct TokenCreated {
-    #[serde(flatten)]
-    pub info: UserToken,
-    pub token: String,
+    /// Also revoke every user token of the account (they keep working otherwise).
+    #[serde(default)]
+    pub revoke_tokens: bool,
 }
 
 /// Register a user.
@@ -162,6 +153,39 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password")
 }
 
+/// 429: the throttle refused to check a password.
+pub(crate) fn too_many_attempts(retry_after_secs: u64) -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooManyAttempts,
+        "too many failed password attempts; try again later",
+    )
+    .with_retry_after(retry_after_secs)
+}
+
+/// Checks the signed-in user's `current_password`, counted by the login throttle like a
+/// login of that account: 429 while it is locked, 400 naming `current_password` when wrong.
+pub(crate) async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    ip: &ClientIp,
+    password: SecretString,
+) -> Result<(), ApiError> {
+    let email = accounts::normalize_email(&user.email);
+    let attempt = state
+        .throttle
+        .begin(&email, &ip.key())
+        .map_err(too_many_attempts)?;
+    if !password::verify(password, user.password_hash.clone()).await {
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "current_password is wrong",
+        ));
+    }
+    attempt.succeeded();
+    Ok(())
+}
+
 /// Log in: sets the `mesher_session` cookie.
 #[utoipa::path(tag = "auth", request_body = LoginBody,
     responses((status = 200, body = MeOut), (status = 401), (status = 429)))]
@@ -169,22 +193,17 @@ fn invalid_credentials() -> ApiError {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
+    ip: ClientIp,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let email = accounts::normalize_email(&body.email);
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    if let Some(secs) = state.throttle.locked(&email, &ip) {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::TooManyAttempts,
-            "too many failed logins; try again later",
-        )
-        .with_retry_after(secs));
-    }
+    let ip = ip.key();
+    // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
+    let attempt = state
+        .throttle
+        .begin(&email, &ip)
+        .map_err(too_many_attempts)?;
     let mut conn = state.pool.get().await?;
     let user = accounts::find_user_by_email(&mut conn, &email).await?;
     drop(conn);
@@ -195,10 +214,9 @@ pub async fn login(
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
     let ok = password::verify(body.password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttle.record_failure(&email, &ip);
         return Err(invalid_credentials());
     };
-    state.throttle.record_success(&email);
+    attempt.succeeded();
     let now = (state.clock)();
     let mut conn = state.pool.get().await?;
     let user_agent = req
@@ -258,82 +276,33 @@ pub async fn me(
     Ok(HttpResponse::Ok().json(me_of(&state, current.user).await?))
 }
 
-/// Change the password; every other session of the user is revoked.
+/// Change the password; every other session of the user is revoked, and with
+/// `revoke_tokens` every user token too.
 #[utoipa::path(tag = "auth", request_body = PasswordBody,
-    responses((status = 204), (status = 400), (status = 401)))]
+    responses((status = 204), (status = 400), (status = 401), (status = 429)))]
 #[post("/api/v1/auth/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
     current: CurrentUser,
+    ip: ClientIp,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if !password::verify(body.current_password, current.user.password_hash.clone()).await {
-        return Err(ApiError::invalid_field(
-            "current_password",
-            "current_password is wrong",
-        ));
-    }
     password::check_length(&body.new_password)
         .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
+    confirm_password(&state, &current.user, &ip, body.current_password).await?;
     let hash = password::hash(body.new_password)
         .await
         .map_err(ApiError::internal)?;
     let mut conn = state.pool.get().await?;
-    accounts::set_password_hash(&mut conn, current.id(), &hash).await?;
-    session::revoke_other_sessions(
+    session::change_password(
         &mut conn,
         (state.clock)(),
         current.id(),
+        &hash,
         current.session_id(),
+        body.revoke_tokens,
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Create a user token for scripts (`Authorization: Bearer mshu_…`); shown once.
-#[utoipa::path(tag = "auth", request_body = TokenBody,
-    responses((status = 201, body = TokenCreated), (status = 400), (status = 401)))]
-#[post("/api/v1/auth/tokens")]
-pub async fn create_token(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-    body: web::Json<TokenBody>,
-) -> Result<HttpResponse, ApiError> {
-    let label = check_label(&body.label)?;
-    let mut conn = state.pool.get().await?;
-    let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
-    Ok(HttpResponse::Created().json(TokenCreated { info, token }))
-}
-
-/// The user's tokens (without their secrets).
-#[utoipa::path(tag = "auth", responses((status = 200, body = Page<UserToken>), (status = 401)))]
-#[get("/api/v1/auth/tokens")]
-pub async fn list_tokens(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    let tokens = session::list_tokens(&mut conn, current.id()).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        data: tokens,
-        next_cursor: None,
-    }))
-}
-
-/// Revoke one of the user's tokens.
-#[utoipa::path(tag = "auth", params(("token_id" = Uuid, Path)),
-    responses((status = 204), (status = 401), (status = 404)))]
-#[delete("/api/v1/auth/tokens/{token_id}")]
-pub async fn revoke_token(
-    state: web::Data<AppState>,
-    current: CurrentUser,
-    path: web::Path<TokenId>,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    if session::revoke_token(&mut conn, (state.clock)(), current.id(), path.into_inner()).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("no such token"))
-    }
 }

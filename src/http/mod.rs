@@ -3,6 +3,7 @@
 pub mod access;
 pub mod alerts;
 pub mod auth;
+pub mod client_ip;
 pub mod events;
 pub mod health;
 pub mod ingest;
@@ -16,6 +17,7 @@ pub mod projects;
 pub mod sentry;
 pub mod span;
 pub mod stats;
+pub mod tokens;
 pub mod validate;
 
 use actix_web::body::MessageBody;
@@ -42,9 +44,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::logout)
         .service(auth::me)
         .service(auth::change_password)
-        .service(auth::create_token)
-        .service(auth::list_tokens)
-        .service(auth::revoke_token)
+        .service(tokens::create_token)
+        .service(tokens::list_tokens)
+        .service(tokens::revoke_token)
         .service(orgs::create_org)
         .service(orgs::list_orgs)
         .service(orgs::get_org)

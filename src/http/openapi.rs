@@ -105,4 +105,23 @@ mod tests {
         }
         assert!(errors > 50, "only {errors} error answers documented");
     }
+
+    #[test]
+    fn token_creation_documents_the_password_it_needs() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let required = |name: &str| schemas[name]["required"].clone();
+        assert_eq!(
+            required("TokenBody"),
+            serde_json::json!(["label", "current_password"])
+        );
+        assert_eq!(
+            required("PasswordBody"),
+            serde_json::json!(["current_password", "new_password"])
+        );
+        assert_eq!(
+            schemas["PasswordBody"]["properties"]["revoke_tokens"]["type"],
+            "boolean"
+        );
+    }
 }

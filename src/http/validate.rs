@@ -15,6 +15,18 @@ pub const MAX_SLUG_LEN: usize = 50;
 /// Longest project platform, in characters.
 pub const MAX_PLATFORM_CHARS: usize = 64;
 
+/// A required secret (a password field): present and not `null`, else 400 `missing_field`
+/// naming `field`.
+pub fn required_secret(
+    field: &str,
+    value: Option<secrecy::SecretString>,
+) -> Result<secrecy::SecretString, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::MissingField, format!("{field} is required"))
+            .with_field(field)
+    })
+}
+
 /// A slug: 1 to 50 characters among `a-z`, `0-9` and `-`.
 pub fn check_slug(slug: &str) -> Result<&str, ApiError> {
     let ok = (1..=MAX_SLUG_LEN).contains(&slug.len())
@@ -260,5 +272,15 @@ mod tests {
         assert_eq!(check_name(" Shop ").unwrap(), "Shop");
         assert_eq!(check_platform(Some("  ")).unwrap(), None);
         assert_eq!(parse_tag("k:v:w").unwrap(), ("k".into(), "v:w".into()));
+    }
+
+    #[test]
+    fn a_required_secret_must_be_there() {
+        let e = required_secret("current_password", None).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::MissingField, Some("current_password"))
+        );
+        assert!(required_secret("current_password", Some("x".to_owned().into())).is_ok());
     }
 }

@@ -262,7 +262,11 @@ async fn user_tokens_are_shown_once_and_revocable() {
     let app = spawn_app().await;
     let user = app.user("tok@example.com").await;
     let (status, created) = app
-        .post_as(&user, "/api/v1/auth/tokens", json!({ "label": "ci" }))
+        .post_as(
+            &user,
+            "/api/v1/auth/tokens",
+            json!({ "label": "ci", "current_password": user.password }),
+        )
         .await;
     assert_eq!(status, 201);
     let token = created["token"].as_str().unwrap().to_owned();
@@ -292,7 +296,11 @@ async fn user_tokens_are_shown_once_and_revocable() {
         .await;
     assert_eq!(status, 404);
     let (status, err) = app
-        .post_as(&user, "/api/v1/auth/tokens", json!({ "label": "" }))
+        .post_as(
+            &user,
+            "/api/v1/auth/tokens",
+            json!({ "label": "", "current_password": user.password }),
+        )
         .await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
@@ -310,7 +318,7 @@ async fn cookie_requests_that_change_state_need_json_and_our_origin() {
             .client
             .request(Method::POST, format!("{}/api/v1/auth/tokens", app.address))
             .header("cookie", cookie_header(&cookie))
-            .body(r#"{"label":"x"}"#);
+            .body(json!({ "label": "x", "current_password": user.password }).to_string());
         if let Some(ct) = ct {
             req = req.header("content-type", ct);
         }
@@ -347,10 +355,49 @@ async fn cookie_requests_that_change_state_need_json_and_our_origin() {
     let (status, _) = send_json(
         app.as_user(&user, Method::POST, "/api/v1/auth/tokens")
             .header("content-type", "text/plain")
-            .body(r#"{"label":"y"}"#),
+            .body(json!({ "label": "y", "current_password": user.password }).to_string()),
     )
     .await;
     assert_eq!(status, 415, "the JSON extractor still wants JSON");
+}
+
+/// Only `Authorization: Bearer` (which then authenticates alone, never the cookie) waives
+/// the CSRF rules; any other scheme next to the cookie is a cookie request.
+#[actix_web::test]
+async fn csrf_is_waived_only_for_bearer_tokens() {
+    let app = spawn_app().await;
+    let user = app.user("scheme@example.com").await;
+    let cookie = app.login_cookie(&user.email, &user.password).await;
+    let bearer = format!("Bearer {}", user.token);
+    // (Authorization, status, code) of a form-encoded logout that carries the cookie
+    let cases = [
+        ("Basic dXNlcjpwYXNzd29yZA==", 403, "csrf"),
+        ("Sentry sentry_key=mshr_x", 403, "csrf"),
+        ("Bearer", 403, "csrf"),
+        ("", 403, "csrf"),
+        (bearer.as_str(), 400, "not_a_session"),
+    ];
+    for (authorization, status, code) in cases {
+        let (got, err) = send_json(
+            app.client
+                .post(format!("{}/api/v1/auth/logout", app.address))
+                .header("cookie", cookie_header(&cookie))
+                .header("authorization", authorization)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("a=b"),
+        )
+        .await;
+        assert_eq!(
+            (got, error_of(&err).0),
+            (status, code),
+            "{authorization}: {err}"
+        );
+    }
+    assert_eq!(
+        me_with_cookie(&app, &cookie).await.0,
+        200,
+        "still logged in"
+    );
 }
 
 #[derive(diesel::QueryableByName)]
@@ -416,7 +463,7 @@ async fn no_secret_in_clear_in_the_database_or_the_logs() {
         client
             .post(format!("{url}/api/v1/auth/tokens"))
             .header("cookie", cookie_header(&session))
-            .json(&json!({ "label": "t" })),
+            .json(&json!({ "label": "t", "current_password": password })),
     )
     .await;
     let user_token = created["token"].as_str().unwrap().to_owned();

@@ -2,6 +2,8 @@
 
 mod alerts;
 mod auth;
+mod auth_throttle;
+mod auth_tokens;
 mod cli;
 mod events;
 mod health;

@@ -14,7 +14,8 @@ pub struct TestUser {
 }
 
 impl TestApp {
-    /// Registers `email` over HTTP, logs in and creates a user token.
+    /// Registers `email` over HTTP, logs in and creates a user token (which takes the
+    /// password, like a login: one throttled password check, and a successful one).
     pub async fn user(&self, email: &str) -> TestUser {
         let password = format!("pw-{}", uuid::Uuid::now_v7().simple());
         let res = self
@@ -36,7 +37,7 @@ impl TestApp {
             .client
             .post(format!("{}/api/v1/auth/tokens", self.address))
             .header("cookie", format!("mesher_session={cookie}"))
-            .json(&json!({ "label": "tests" }))
+            .json(&json!({ "label": "tests", "current_password": password }))
             .send()
             .await
             .unwrap();

@@ -1,0 +1,84 @@
+//! User tokens (`mshu_…`) for scripts: create (with the current password), list, revoke.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::extractors::CurrentUser;
+use crate::auth::session::{self, UserToken};
+use crate::domain::TokenId;
+use crate::error::ApiError;
+use crate::http::auth::confirm_password;
+use crate::http::client_ip::ClientIp;
+use crate::http::pagination::Page;
+use crate::http::validate::{check_label, required_secret};
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenBody {
+    pub label: String,
+    /// The account's password, checked (and throttled) like a login.
+    #[schema(value_type = String)]
+    pub current_password: Option<SecretString>,
+}
+
+/// A new user token: the secret `token` is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct TokenCreated {
+    #[serde(flatten)]
+    pub info: UserToken,
+    pub token: String,
+}
+
+/// Create a user token for scripts (`Authorization: Bearer mshu_…`); shown once. Needs the
+/// account's `current_password`, so a stolen session cannot mint lasting access.
+#[utoipa::path(tag = "auth", request_body = TokenBody,
+    responses((status = 201, body = TokenCreated), (status = 400), (status = 401), (status = 429)))]
+#[post("/api/v1/auth/tokens")]
+pub async fn create_token(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    ip: ClientIp,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let label = check_label(&body.label)?;
+    let current_password = required_secret("current_password", body.current_password)?;
+    confirm_password(&state, &current.user, &ip, current_password).await?;
+    let mut conn = state.pool.get().await?;
+    let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
+    Ok(HttpResponse::Created().json(TokenCreated { info, token }))
+}
+
+/// The user's tokens (without their secrets).
+#[utoipa::path(tag = "auth", responses((status = 200, body = Page<UserToken>), (status = 401)))]
+#[get("/api/v1/auth/tokens")]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let tokens = session::list_tokens(&mut conn, current.id()).await?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: tokens,
+        next_cursor: None,
+    }))
+}
+
+/// Revoke one of the user's tokens.
+#[utoipa::path(tag = "auth", params(("token_id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 404)))]
+#[delete("/api/v1/auth/tokens/{token_id}")]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    current: CurrentUser,
+    path: web::Path<TokenId>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    if session::revoke_token(&mut conn, (state.clock)(), current.id(), path.into_inner()).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("no such token"))
+    }
+}
