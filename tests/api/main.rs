@@ -13,6 +13,7 @@ mod isolation;
 mod issues;
 mod migrations;
 mod orgs;
+mod outage;
 mod partitions;
 mod projects;
 mod sdk;

@@ -39,7 +39,25 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Settings),
     clock: Option<Clock>,
 ) -> TestApp {
-    let db = TestDb::migrated().await;
+    spawn_app_in(TestDb::migrated().await, configure, clock).await
+}
+
+/// Starts the real application on a private server's database (see [`PrivateCluster`]).
+///
+/// [`PrivateCluster`]: super::cluster::PrivateCluster
+pub async fn spawn_app_on(
+    cluster: &super::cluster::PrivateCluster,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let db = TestDb::migrated_at(cluster.url("postgres")).await;
+    spawn_app_in(db, configure, None).await
+}
+
+async fn spawn_app_in(
+    db: TestDb,
+    configure: impl FnOnce(&mut Settings),
+    clock: Option<Clock>,
+) -> TestApp {
     let mut settings = test_settings(&db);
     configure(&mut settings);
     let clock = clock.unwrap_or_else(mesher::clock::system);

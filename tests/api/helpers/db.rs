@@ -140,6 +140,8 @@ fn template() -> &'static str {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    /// Dropped with this value (a database this harness created on the shared server).
+    owned: bool,
 }
 
 impl TestDb {
@@ -161,7 +163,22 @@ impl TestDb {
         };
         exec(&mut admin_conn().await, &sql).await.unwrap();
         let url = with_database(&server_url(), &name);
-        Self { name, url }
+        Self {
+            name,
+            url,
+            owned: true,
+        }
+    }
+
+    /// The database at `url`, migrated, which outlives this value (a private cluster's,
+    /// which goes away with its cluster).
+    pub async fn migrated_at(url: String) -> Self {
+        mesher::db::run_migrations(&url).await.expect("migrations");
+        Self {
+            name: url.rsplit('/').next().unwrap_or_default().to_owned(),
+            url,
+            owned: false,
+        }
     }
 
     /// A direct connection to this database.
@@ -172,6 +189,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let name = self.name.clone();
         on_own_runtime(move || {
             Box::pin(async move {

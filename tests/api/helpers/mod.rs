@@ -3,6 +3,7 @@
 //! - [`db`]: a migrated template database made once per schema, a fresh copy for every test;
 //! - [`app`]: the real application on port 0 in front of it ([`TestApp`]), its requests and
 //!   the accounting check;
+//! - [`cluster`]: a private PostgreSQL server a test may stop, restart or lock;
 //! - [`process`]: the `mesher` binary as a child process (CLI commands, `mesher serve`);
 //! - [`users`]: users registered over HTTP and requests made as them;
 //! - [`fixtures`]: rows written straight into the database (projects of `test-org`, keys,
@@ -16,13 +17,15 @@
 
 pub mod app;
 pub mod calls;
+pub mod cluster;
 pub mod db;
 pub mod fixtures;
 pub mod process;
 pub mod users;
 
-pub use app::{TestApp, send_json, spawn_app, spawn_app_with, test_settings};
+pub use app::{TestApp, send_json, spawn_app, spawn_app_on, spawn_app_with, test_settings};
 pub use calls::{Case, add_member, check_cases, create_org, error_of, event, ids, post_n, walk};
+pub use cluster::PrivateCluster;
 pub use db::{TestDb, admin_conn};
 pub use fixtures::{TestProject, create_project, join, member, newest_first, seed, today};
 pub use process::{ServerProcess, mesher_command};
