@@ -20,6 +20,7 @@ use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_ev
 use crate::domain::{ErrorCode, EventId, PendingEvent, ProjectId};
 use crate::error::ApiError;
 use crate::ingest::decode::{DecodeError, Encoding, decode};
+use crate::ingest::rate::Refused;
 
 /// Where the native endpoint finds the key.
 const KEY_HEADER: &str = "x-mesher-key";
@@ -163,16 +164,25 @@ pub(crate) async fn authenticate(
         })
 }
 
-/// 429 when the project is over its rate limit (`writer.rate_limit_per_sec`).
+/// 429 when the project is over its rate limit (`writer.rate_limit_per_sec`); 413
+/// `too_many_events` when the request holds more events than the limit's burst, which no
+/// wait would let through.
 pub(crate) fn admit(state: &AppState, project_id: ProjectId, n: usize) -> Result<(), ApiError> {
-    state.registry.admit(project_id, n).map_err(|wait| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "the project is over its ingestion rate limit; retry later",
-        )
-        .with_retry_after(wait.as_secs().max(1))
-    })
+    state
+        .registry
+        .admit(project_id, n)
+        .map_err(|refused| match refused {
+            Refused::Wait(wait) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "the project is over its ingestion rate limit; retry later",
+            )
+            .with_retry_after(wait.as_secs().max(1)),
+            Refused::OverBurst { burst } => ApiError::too_large(
+                ErrorCode::TooManyEvents,
+                format!("a request may carry at most {burst} events (writer.rate_limit_burst)"),
+            ),
+        })
 }
 
 /// Reads the body (limit as sent) and decodes its `Content-Encoding` (limit again).

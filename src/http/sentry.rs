@@ -186,11 +186,10 @@ pub async fn envelope(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SentryError> {
     let (project, body) = authenticated_body(&req, &state, &path, payload).await?;
-    let env = sentry_envelope::parse(&body)
-        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string()))?;
-    let mut events = Vec::new();
-    for item in env.items.iter().filter(|i| i.ty == "event") {
-        match sentry_event(item.payload, &state) {
+    let (header, payloads) = event_payloads(&body, state.settings.http.max_envelope_events)?;
+    let mut events = Vec::with_capacity(payloads.len());
+    for payload in payloads {
+        match sentry_event(payload, &state) {
             Ok(pending) => events.push(pending),
             Err(e) => {
                 state.registry.count_rejected(project.project_id, 1);
@@ -198,8 +197,7 @@ pub async fn envelope(
             }
         }
     }
-    let header_id = env
-        .header
+    let header_id = header
         .get("event_id")
         .and_then(|v| v.as_str())
         .and_then(|s| Uuid::parse_str(s).ok());
@@ -211,6 +209,34 @@ pub async fn envelope(
         state.registry.push(project.project_id, events);
     }
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
+}
+
+/// The envelope's header and the payloads of its `event` items, at most `max` of them: the
+/// items are read one at a time and reading stops at the first event item over `max` (413
+/// `too_many_events`), so a small compressed envelope of many items costs nothing.
+fn event_payloads(
+    body: &[u8],
+    max: usize,
+) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<&[u8]>), ApiError> {
+    let invalid = |e: sentry_envelope::EnvelopeError| {
+        ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string())
+    };
+    let (header, items) = sentry_envelope::open(body).map_err(invalid)?;
+    let mut payloads = Vec::new();
+    for item in items {
+        let item = item.map_err(invalid)?;
+        if item.ty != "event" {
+            continue;
+        }
+        if payloads.len() == max {
+            return Err(ApiError::too_large(
+                ErrorCode::TooManyEvents,
+                format!("an envelope may carry at most {max} events"),
+            ));
+        }
+        payloads.push(item.payload);
+    }
+    Ok((header, payloads))
 }
 
 /// The CORS policy of the Sentry routes: any origin (browser SDKs), POST, the headers SDKs

@@ -98,8 +98,9 @@ impl ProjectShared {
     }
 
     /// Admits `n` events under the project's rate limit, or says how long to wait (and counts
-    /// them as rate limited).
-    pub fn admit(&self, n: usize) -> Result<(), std::time::Duration> {
+    /// them as rate limited) or that `n` is over the burst (not counted: a 413, like any
+    /// request too large).
+    pub fn admit(&self, n: usize) -> Result<(), rate::Refused> {
         let Some(rate) = &self.rate else {
             return Ok(());
         };
@@ -108,7 +109,7 @@ impl ProjectShared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .try_take(n32, std::time::Instant::now());
-        if result.is_err() {
+        if let Err(rate::Refused::Wait(_)) = result {
             self.counters
                 .rate_limited
                 .fetch_add(n as u64, Ordering::Relaxed);

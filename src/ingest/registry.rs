@@ -120,8 +120,8 @@ impl WriterRegistry {
         }
     }
 
-    /// Admits `n` events of the project under its rate limit, or says how long to wait.
-    pub fn admit(&self, project_id: ProjectId, n: usize) -> Result<(), std::time::Duration> {
+    /// Admits `n` events of the project under its rate limit, or says why not.
+    pub fn admit(&self, project_id: ProjectId, n: usize) -> Result<(), super::rate::Refused> {
         if self.inner.settings.rate_limit_per_sec == 0 {
             return Ok(()); // no limit configured: no lookup on the hot path
         }

@@ -9,6 +9,7 @@ mod helpers;
 mod ingest;
 mod isolation;
 mod issues;
+mod limits;
 mod migrations;
 mod orgs;
 mod partitions;
