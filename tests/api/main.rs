@@ -3,6 +3,7 @@
 mod alerts;
 mod auth;
 mod cli;
+mod cors;
 mod events;
 mod health;
 mod helpers;
