@@ -11,6 +11,7 @@ mod ingest;
 mod isolation;
 mod issues;
 mod limits;
+mod metrics;
 mod migrations;
 mod orgs;
 mod partitions;
