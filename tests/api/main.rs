@@ -16,6 +16,7 @@ mod migrations;
 mod orgs;
 mod partitions;
 mod projects;
+mod revocation;
 mod sdk;
 mod sentry;
 mod stats;
