@@ -69,7 +69,7 @@ pub async fn ingest(
         admit(&state, project.project_id, 1)?;
         let pending = PendingEvent::new(event, received_at);
         let id = pending.id;
-        state.registry.push(project.project_id, vec![pending]);
+        push(&state, project.project_id, vec![pending])?;
         return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id })));
     }
 
@@ -119,7 +119,7 @@ pub async fn ingest(
         StatusCode::ACCEPTED
     };
     if !accepted.is_empty() {
-        state.registry.push(project.project_id, accepted);
+        push(&state, project.project_id, accepted)?;
     }
     Ok(HttpResponse::build(status).json(BatchAccepted { ids, rejected }))
 }
@@ -183,6 +183,18 @@ pub(crate) fn admit(state: &AppState, project_id: ProjectId, n: usize) -> Result
                 format!("a request may carry at most {burst} events (writer.rate_limit_burst)"),
             ),
         })
+}
+
+/// Puts accepted events in the project's buffer; a project deleted since its key was
+/// checked is answered like its key: 401.
+pub(crate) fn push(
+    state: &AppState,
+    project_id: ProjectId,
+    events: Vec<PendingEvent>,
+) -> Result<(), ApiError> {
+    state.registry.push(project_id, events).map_err(|_| {
+        ApiError::unauthorized(ErrorCode::InvalidKey, "unknown or revoked project key")
+    })
 }
 
 /// Reads the body (limit as sent) and decodes its `Content-Encoding` (limit again).

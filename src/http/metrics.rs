@@ -41,7 +41,7 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_events_dropped_total",
-                "Accepted events dropped: reason=buffer_full (drop-oldest) or flush_failed."
+                "Accepted events dropped: reason=buffer_full (drop-oldest), flush_failed or project_deleted."
             );
             metrics::describe_counter!(
                 "mesher_events_rejected_total",
@@ -78,6 +78,8 @@ impl Metrics {
                     .absolute(s.dropped_buffer_full);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "flush_failed")
                     .absolute(s.dropped_flush_failed);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "project_deleted")
+                    .absolute(s.dropped_project_deleted);
                 metrics::counter!("mesher_events_rejected_total", "project_id" => p.clone())
                     .absolute(s.rejected);
                 metrics::counter!("mesher_events_rate_limited_total", "project_id" => p.clone())

@@ -18,7 +18,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ingest::{
-    admit, authenticate, check_content_type, header, query_param, read_decoded_body, too_large,
+    admit, authenticate, check_content_type, header, push, query_param, read_decoded_body,
+    too_large,
 };
 use crate::AppState;
 use crate::auth::project_key::KeyProject;
@@ -166,7 +167,7 @@ pub async fn store(
     })?;
     admit(&state, project.project_id, 1)?;
     let id = sentry_id(&pending);
-    state.registry.push(project.project_id, vec![pending]);
+    push(&state, project.project_id, vec![pending])?;
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
 }
 
@@ -206,18 +207,18 @@ pub async fn envelope(
         .or_else(|| events.first().map(sentry_id));
     if !events.is_empty() {
         admit(&state, project.project_id, events.len())?;
-        state.registry.push(project.project_id, events);
+        push(&state, project.project_id, events)?;
     }
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
 }
 
+/// The header line of an envelope.
+type EnvelopeHeader = serde_json::Map<String, serde_json::Value>;
+
 /// The envelope's header and the payloads of its `event` items, at most `max` of them: the
 /// items are read one at a time and reading stops at the first event item over `max` (413
 /// `too_many_events`), so a small compressed envelope of many items costs nothing.
-fn event_payloads(
-    body: &[u8],
-    max: usize,
-) -> Result<(serde_json::Map<String, serde_json::Value>, Vec<&[u8]>), ApiError> {
+fn event_payloads(body: &[u8], max: usize) -> Result<(EnvelopeHeader, Vec<&[u8]>), ApiError> {
     let invalid = |e: sentry_envelope::EnvelopeError| {
         ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string())
     };

@@ -4,6 +4,7 @@ mod alerts;
 mod auth;
 mod cli;
 mod cors;
+mod deletion;
 mod events;
 mod health;
 mod helpers;

@@ -28,6 +28,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         "stored",
         "dropped_buffer_full",
         "dropped_flush_failed",
+        "dropped_project_deleted",
         "rejected",
         "buffered",
         "writer_restarts",
@@ -74,6 +75,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         ("buffered", 0),
         ("dropped_buffer_full", 0),
         ("dropped_flush_failed", 0),
+        ("dropped_project_deleted", 0),
         ("writer_restarts", 0),
         ("issues", 2),
         ("events_stored_total", 5),
@@ -85,6 +87,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         u(&stats, "stored")
             + u(&stats, "dropped_buffer_full")
             + u(&stats, "dropped_flush_failed")
+            + u(&stats, "dropped_project_deleted")
             + u(&stats, "buffered"),
         "{stats}"
     );

@@ -127,8 +127,12 @@ impl TestApp {
         assert_eq!(s.buffered, 0, "still buffered: {s:?}");
         assert_eq!(
             s.accepted,
-            s.stored + s.dropped_buffer_full + s.dropped_flush_failed + s.buffered,
-            "accepted = stored + dropped + buffered: {s:?}"
+            s.stored
+                + s.dropped_buffer_full
+                + s.dropped_flush_failed
+                + s.dropped_project_deleted
+                + s.buffered,
+            "accepted = stored + dropped (every reason) + buffered: {s:?}"
         );
         assert_eq!(s.stored as i64, self.stored_count(project).await, "{s:?}");
         s
