@@ -12,13 +12,13 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::AppState;
 use crate::auth::project_key::{KeyError, KeyProject};
 use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_event};
 use crate::domain::{ErrorCode, EventId, PendingEvent, ProjectId};
 use crate::error::ApiError;
+use crate::ingest::batch::{BatchError, read_batch};
 use crate::ingest::decode::{DecodeError, Encoding, decode};
 use crate::ingest::rate::Refused;
 
@@ -73,21 +73,10 @@ pub async fn ingest(
         return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id })));
     }
 
-    let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            ErrorCode::InvalidJson,
-            format!("the body is not valid JSON: {e}"),
-        )
+    let items = read_batch(&body, MAX_BATCH_EVENTS).map_err(|e| match e {
+        BatchError::TooMany(_) => ApiError::too_large(ErrorCode::TooManyEvents, e.to_string()),
+        BatchError::Json(_) => ApiError::bad_request(ErrorCode::InvalidJson, e.to_string()),
     })?;
-    if items.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::too_large(
-            ErrorCode::TooManyEvents,
-            format!(
-                "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
-                items.len()
-            ),
-        ));
-    }
     let mut accepted = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
     for (index, raw) in items.iter().enumerate() {

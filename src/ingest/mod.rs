@@ -3,6 +3,7 @@
 //! the per-project counters that make every accepted event accountable. The whole path, and
 //! who owns what: docs/architecture.md, “The path of an event” and “Actors and ownership”.
 
+pub mod batch;
 pub mod buffer;
 pub mod decode;
 pub mod rate;

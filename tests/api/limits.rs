@@ -45,7 +45,43 @@ async fn post_envelope(app: &TestApp, p: &TestProject, gz: Vec<u8>) -> (u16, Val
     )
 }
 
-/// This process's resident memory (the app runs in-process), in bytes.
+/// Samples this process's resident memory (the app runs in-process) every millisecond on a
+/// thread of its own until [`Self::growth`], so a short-lived peak is seen too (large
+/// allocations go back to the system as soon as they are freed).
+struct PeakRss {
+    before: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl PeakRss {
+    fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss());
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            peak
+        });
+        Self {
+            before: rss(),
+            stop,
+            sampler,
+        }
+    }
+
+    /// How far above the start the resident memory went, in bytes.
+    fn growth(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = self.sampler.join().unwrap().max(rss());
+        peak.saturating_sub(self.before)
+    }
+}
+
+/// This process's resident memory, in bytes.
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: u64 = status
@@ -64,11 +100,11 @@ async fn an_envelope_of_150000_events_is_refused_before_it_costs_anything() {
 
     let bomb = gzip(&envelope(150_000));
     assert!(bomb.len() < 32 << 10, "{} bytes", bomb.len());
-    let before = rss();
+    let memory = PeakRss::start();
     let started = Instant::now();
     let (status, body) = post_envelope(&app, &p, bomb).await;
     let took = started.elapsed();
-    let grew = rss().saturating_sub(before);
+    let grew = memory.growth();
     assert_eq!(
         (status, error_of(&body).0),
         (413, "too_many_events"),
@@ -139,4 +175,41 @@ async fn the_rate_limit_charges_every_event_and_refuses_more_than_the_burst() {
 
     let s = app.assert_accounted(p.id).await;
     assert_eq!((s.accepted, s.rate_limited), (5, 1), "{s:?}");
+}
+
+#[actix_web::test]
+async fn a_native_batch_of_millions_is_refused_at_item_1001() {
+    let app = spawn_app().await;
+    let p = app.project("native-amplified").await;
+    // 20 MiB of `{},` once inflated: close to seven million items in ~20 KB of gzip.
+    let mut body = b"[".to_vec();
+    body.extend(b"{},".repeat(6_900_000));
+    body.extend_from_slice(b"{}]");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&body).unwrap();
+    let bomb = gz.finish().unwrap();
+    drop(body);
+
+    let memory = PeakRss::start();
+    let started = Instant::now();
+    let res = app
+        .post_raw(
+            "/api/v1/events",
+            bomb,
+            &[("x-mesher-key", &p.key), ("content-encoding", "gzip")],
+        )
+        .await;
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    let grew = memory.growth();
+    assert_eq!(
+        (status, error_of(&body).0),
+        (413, "too_many_events"),
+        "{body}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(grew < 50 << 20, "RSS grew by {} MB", grew >> 20);
+    let s = app.registry.snapshot(p.id);
+    assert_eq!((s.accepted, s.rejected), (0, 0), "{s:?}");
 }
