@@ -141,8 +141,17 @@ impl WriterRegistry {
                 let Some(mut entry) = self.inner.writers.get_mut(&project_id) else {
                     return;
                 };
-                if entry.addr.is_none() || entry.shared.is_deleted() {
+                if entry.shared.is_deleted() {
                     return;
+                }
+                match &entry.addr {
+                    None => return,
+                    // Another request replaced it already.
+                    Some(current) if current.connected() => {
+                        let _ = current.try_send(Wake);
+                        return;
+                    }
+                    Some(_) => {}
                 }
                 tracing::error!(%project_id, "storage writer mailbox closed; starting a new writer");
                 entry
