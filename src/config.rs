@@ -12,6 +12,8 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::event::MAX_BATCH_EVENTS;
+
 const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Why settings could not be loaded: always names the offending key when there is one.
@@ -32,6 +34,8 @@ pub struct Settings {
     pub partitions: PartitionSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +55,9 @@ pub struct HttpSettings {
     pub secure_cookies: bool,
     pub body_limit: usize,
     pub event_limit: usize,
+    /// Event items one Sentry envelope may carry; above it the whole envelope is 413
+    /// `too_many_events`.
+    pub max_envelope_events: usize,
     pub workers: usize,
     /// Reverse proxies (CIDRs, or single addresses) whose `X-Forwarded-For` / `Forwarded`
     /// name the client; from any other peer those headers are ignored. See
@@ -111,8 +118,9 @@ pub struct AuthSettings {
     pub allow_registration: bool,
     pub session_idle_timeout_secs: u64,
     pub session_absolute_timeout_secs: u64,
-    /// How long a project key lookup (found or not) is cached; at most 5 s, so a revoked
-    /// key stops working within 5 s.
+    /// How long a project key lookup (found or not) is cached; at most
+    /// [`MAX_KEY_CACHE_TTL_MS`], so a revoked key stops working within 5 s on every node
+    /// (on the node that revokes it, at once).
     pub key_cache_ttl_ms: u64,
     /// Failed logins per account, and per client address, before logins are refused (429)
     /// for `login_lockout_secs`.
@@ -120,6 +128,20 @@ pub struct AuthSettings {
     pub login_max_failures_per_ip: u32,
     pub login_lockout_secs: u64,
 }
+
+/// `GET /metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
+}
+
+/// The largest `auth.key_cache_ttl_ms`: a revoked key must stop within 5 s on every node, and
+/// 1 s of that is left for requests already in progress.
+pub const MAX_KEY_CACHE_TTL_MS: u64 = 4000;
+
+/// The shortest `metrics.token` accepted.
+pub const MIN_METRICS_TOKEN_LEN: usize = 16;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
@@ -202,6 +224,20 @@ impl Settings {
                 "must be between 1 and http.body_limit",
             ));
         }
+        if !(1..=MAX_BATCH_EVENTS).contains(&self.http.max_envelope_events) {
+            return Err(invalid(
+                "http.max_envelope_events",
+                format!("must be between 1 and {MAX_BATCH_EVENTS}"),
+            ));
+        }
+        if let Some(token) = &self.metrics.token
+            && token.expose_secret().trim().len() < MIN_METRICS_TOKEN_LEN
+        {
+            return Err(invalid(
+                "metrics.token",
+                format!("must be at least {MIN_METRICS_TOKEN_LEN} characters (or unset)"),
+            ));
+        }
         let w = &self.writer;
         if w.batch_size == 0 || w.batch_size > 5000 {
             return Err(invalid("writer.batch_size", "must be between 1 and 5000"));
@@ -218,10 +254,12 @@ impl Settings {
         if w.arbiters == 0 || w.arbiters > 64 {
             return Err(invalid("writer.arbiters", "must be between 1 and 64"));
         }
-        if !(1..=5000).contains(&self.auth.key_cache_ttl_ms) {
+        if !(1..=MAX_KEY_CACHE_TTL_MS).contains(&self.auth.key_cache_ttl_ms) {
             return Err(invalid(
                 "auth.key_cache_ttl_ms",
-                "must be between 1 and 5000 (revoked keys must stop within 5 s)",
+                format!(
+                    "must be between 1 and {MAX_KEY_CACHE_TTL_MS} (revoked keys must stop within 5 s)"
+                ),
             ));
         }
         if self.partitions.retention_days == 0 {
@@ -251,6 +289,11 @@ impl Settings {
                 self.http.bind
             ),
         })
+    }
+
+    /// Whether `http.bind` listens beyond this machine (not a loopback address).
+    pub fn binds_beyond_loopback(&self) -> bool {
+        self.bind_addr().is_ok_and(|a| !a.ip().is_loopback())
     }
 
     /// `http.public_url` without a trailing slash.
@@ -293,6 +336,9 @@ mod tests {
         assert_eq!(s.partitions.days_ahead, 7);
         assert_eq!(s.partitions.retention_days, 90);
         assert_eq!(s.log.format, LogFormat::Pretty);
+        assert_eq!(s.http.max_envelope_events, 100);
+        assert!(s.auth.key_cache_ttl_ms <= 4000);
+        assert!(s.metrics.token.is_none());
     }
 
     #[test]
@@ -350,6 +396,22 @@ mod tests {
             (
                 "http.trusted_proxies",
                 Box::new(|s| s.http.trusted_proxies = vec!["10.0.0.0/33".into()]),
+            ),
+            (
+                "http.max_envelope_events",
+                Box::new(|s| s.http.max_envelope_events = 0),
+            ),
+            (
+                "http.max_envelope_events",
+                Box::new(|s| s.http.max_envelope_events = 1001),
+            ),
+            (
+                "auth.key_cache_ttl_ms",
+                Box::new(|s| s.auth.key_cache_ttl_ms = 4001),
+            ),
+            (
+                "metrics.token",
+                Box::new(|s| s.metrics.token = Some(SecretString::from("short"))),
             ),
         ];
         for (key, mutate) in cases {

@@ -100,6 +100,9 @@ impl Application {
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding http.bind = {}", settings.http.bind))?;
         let port = listener.local_addr()?.port();
+        if let Some(warning) = metrics_warning(&settings) {
+            tracing::warn!("{warning}");
+        }
         // Writers run on their own arbiters, started once here (not per HTTP worker).
         let registry = WriterRegistry::new(
             pool.clone(),
@@ -198,6 +201,19 @@ impl Application {
     }
 }
 
+/// The start-up warning for a `/metrics` open beyond this machine: `http.bind` is not a
+/// loopback address and no `metrics.token` is set.
+pub fn metrics_warning(settings: &Settings) -> Option<String> {
+    (settings.binds_beyond_loopback() && settings.metrics.token.is_none()).then(|| {
+        format!(
+            "http.bind = {} is not a loopback address and metrics.token is not set: anyone who \
+             reaches this port can read /metrics (project ids and volumes); set metrics.token \
+             (MESHER__METRICS__TOKEN) or restrict access to the port",
+            settings.http.bind
+        )
+    })
+}
+
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -212,5 +228,29 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_metrics_route_beyond_loopback_is_warned_about() {
+        let mut s = Settings::load_from(std::path::Path::new("/nonexistent"), "none", false)
+            .expect("defaults");
+        let token = || Some(secrecy::SecretString::from("0123456789abcdef0123"));
+        let cases = [
+            ("127.0.0.1:8080", None, false),
+            ("[::1]:8080", None, false),
+            ("0.0.0.0:8080", None, true),
+            ("192.168.1.5:8080", None, true),
+            ("0.0.0.0:8080", token(), false),
+        ];
+        for (bind, t, warned) in cases {
+            s.http.bind = bind.into();
+            s.metrics.token = t;
+            assert_eq!(metrics_warning(&s).is_some(), warned, "{bind}");
+        }
     }
 }

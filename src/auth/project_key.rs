@@ -3,9 +3,11 @@
 //! A key is checked for its `mshr_` format before anything else, then looked up by its
 //! SHA-256 hash (an equality lookup on a hash of a high-entropy secret leaks nothing useful
 //! through timing). Answers, positive and negative, are cached for at most
-//! `ingest.key_cache_ttl_ms` (≤ 5 s), so a revoked key stops working within that time on
-//! every node; concurrent misses for one key share one query. `last_used_at` is refreshed
-//! in the background on a miss, so at most once per TTL per key.
+//! `auth.key_cache_ttl_ms` (≤ 4 s), so a revoked key stops working within that time on
+//! every node; the node that revokes a key, or deletes its project, drops the cached entries
+//! at once ([`KeyCache::forget_key`], [`KeyCache::forget_project`]). Concurrent misses for
+//! one key share one query. `last_used_at` is refreshed in the background on a miss, so at
+//! most once per TTL per key.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use moka::future::Cache;
 use crate::db::projects;
 pub use crate::db::projects::KeyProject;
 use crate::db::{DbError, DbPool};
-use crate::domain::keys;
+use crate::domain::{KeyId, ProjectId, keys};
 
 /// Why a key was refused.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,7 @@ impl KeyCache {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build(),
             pool,
         }
@@ -58,6 +61,28 @@ impl KeyCache {
             .try_get_with(hash.clone(), lookup(pool, hash))
             .await?;
         found.ok_or(KeyError::Unknown)
+    }
+
+    /// Drops the cached answer for the key `key_id` (it was revoked): the next request with
+    /// it is looked up again. The cache is keyed by the key's hash, so this is a predicate
+    /// that moka applies to every entry cached before now; lookups never return an entry it
+    /// matches.
+    pub fn forget_key(&self, key_id: KeyId) {
+        self.forget(move |found| found.key_id == key_id);
+    }
+
+    /// Drops the cached answers for every key of the project (it was deleted).
+    pub fn forget_project(&self, project_id: ProjectId) {
+        self.forget(move |found| found.project_id == project_id);
+    }
+
+    fn forget(&self, matches: impl Fn(&KeyProject) -> bool + Send + Sync + 'static) {
+        let predicate =
+            move |_: &String, cached: &Option<KeyProject>| cached.as_ref().is_some_and(&matches);
+        if let Err(e) = self.cache.invalidate_entries_if(predicate) {
+            // Only when the cache was built without invalidation closures: a bug.
+            tracing::error!(error = %e, "could not invalidate cached project keys");
+        }
     }
 }
 

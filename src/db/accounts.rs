@@ -221,8 +221,11 @@ pub async fn rename_org(
 
 /// Deletes an organization with everything under it, in one transaction. `events` has no
 /// foreign keys, so its projects' events are deleted explicitly first; the cascades of the
-/// other tables do the rest.
-pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: OrgId) -> QueryResult<()> {
+/// other tables do the rest. Answers the ids of the projects deleted with it.
+pub async fn delete_org(
+    conn: &mut AsyncPgConnection,
+    org_id: OrgId,
+) -> QueryResult<Vec<crate::domain::ProjectId>> {
     use super::schema::{events, projects};
     use crate::domain::ProjectId;
     // As in `projects::delete_project`: the org (and by cascade its projects and issues)
@@ -236,10 +239,10 @@ pub async fn delete_org(conn: &mut AsyncPgConnection, org_id: OrgId) -> QueryRes
         diesel::delete(organizations::table.find(org_id))
             .execute(conn)
             .await?;
-        diesel::delete(events::table.filter(events::project_id.eq_any(project_ids)))
+        diesel::delete(events::table.filter(events::project_id.eq_any(&project_ids)))
             .execute(conn)
-            .await
-            .map(drop)
+            .await?;
+        Ok(project_ids)
     })
     .await
 }

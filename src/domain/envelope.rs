@@ -41,39 +41,86 @@ fn line(bytes: &[u8], from: usize) -> (&[u8], usize) {
     }
 }
 
-/// Parses an envelope body (already decompressed).
+/// Parses an envelope body (already decompressed), every item at once. For bodies from
+/// the network, [`open`] reads the items one by one, so a caller can stop early.
 pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
-    let (head, mut pos) = line(bytes, 0);
-    let header = match serde_json::from_slice::<Value>(head) {
-        Ok(Value::Object(map)) => map,
-        _ => return Err(EnvelopeError::Header),
-    };
-    let mut items = Vec::new();
-    while pos < bytes.len() {
-        let (item_head, next) = line(bytes, pos);
-        pos = next;
-        if item_head.iter().all(u8::is_ascii_whitespace) {
-            continue; // blank lines between items (or a trailing newline)
+    let (header, items) = open(bytes)?;
+    let items = items.collect::<Result<_, _>>()?;
+    Ok(Envelope { header, items })
+}
+
+/// Parses the envelope header and answers it with an iterator over the items, which reads
+/// (and allocates for) one item at a time.
+pub fn open(bytes: &[u8]) -> Result<(Map<String, Value>, Items<'_>), EnvelopeError> {
+    let (head, pos) = line(bytes, 0);
+    match serde_json::from_slice::<Value>(head) {
+        Ok(Value::Object(header)) => Ok((
+            header,
+            Items {
+                bytes,
+                pos,
+                index: 0,
+                failed: false,
+            },
+        )),
+        _ => Err(EnvelopeError::Header),
+    }
+}
+
+/// The items of an envelope, in order; stops after the first error.
+#[derive(Debug, Clone)]
+pub struct Items<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    index: usize,
+    failed: bool,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Result<Item<'a>, EnvelopeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
         }
-        let index = items.len();
+        let item = self.read();
+        self.failed = matches!(item, Some(Err(_)));
+        item
+    }
+}
+
+impl<'a> Items<'a> {
+    fn read(&mut self) -> Option<Result<Item<'a>, EnvelopeError>> {
+        let bytes = self.bytes;
+        let item_head = loop {
+            if self.pos >= bytes.len() {
+                return None;
+            }
+            let (item_head, next) = line(bytes, self.pos);
+            self.pos = next;
+            // Blank lines between items (or a trailing newline) are skipped.
+            if !item_head.iter().all(u8::is_ascii_whitespace) {
+                break item_head;
+            }
+        };
+        let index = self.index;
+        self.index += 1;
         let Ok(Value::Object(h)) = serde_json::from_slice::<Value>(item_head) else {
-            return Err(EnvelopeError::ItemHeader(index));
+            return Some(Err(EnvelopeError::ItemHeader(index)));
         };
         let Some(ty) = h.get("type").and_then(Value::as_str) else {
-            return Err(EnvelopeError::ItemHeader(index));
+            return Some(Err(EnvelopeError::ItemHeader(index)));
         };
         let payload = match h.get("length") {
             Some(len) => {
-                let len = len
-                    .as_u64()
-                    .and_then(|l| usize::try_from(l).ok())
-                    .ok_or(EnvelopeError::ItemHeader(index))?;
-                let end = pos
-                    .checked_add(len)
-                    .filter(|&end| end <= bytes.len())
-                    .ok_or(EnvelopeError::Truncated(index))?;
-                let payload = &bytes[pos..end];
-                pos = if bytes.get(end) == Some(&b'\n') {
+                let Some(len) = len.as_u64().and_then(|l| usize::try_from(l).ok()) else {
+                    return Some(Err(EnvelopeError::ItemHeader(index)));
+                };
+                let Some(end) = self.pos.checked_add(len).filter(|&end| end <= bytes.len()) else {
+                    return Some(Err(EnvelopeError::Truncated(index)));
+                };
+                let payload = &bytes[self.pos..end];
+                self.pos = if bytes.get(end) == Some(&b'\n') {
                     end + 1
                 } else {
                     end
@@ -81,17 +128,16 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
                 payload
             }
             None => {
-                let (payload, next) = line(bytes, pos);
-                pos = next;
+                let (payload, next) = line(bytes, self.pos);
+                self.pos = next;
                 payload
             }
         };
-        items.push(Item {
+        Some(Ok(Item {
             ty: ty.to_owned(),
             payload,
-        });
+        }))
     }
-    Ok(Envelope { header, items })
 }
 
 pub use super::json::parse_lenient_json;
@@ -130,6 +176,21 @@ mod tests {
             EnvelopeError::ItemHeader(0)
         );
         assert_eq!(parse(b"{}").unwrap().items, vec![]);
+    }
+
+    #[test]
+    fn items_are_read_one_at_a_time() {
+        let mut body = b"{}\n".to_vec();
+        for _ in 0..3 {
+            body.extend_from_slice(b"{\"type\":\"event\"}\n{}\n");
+        }
+        body.extend_from_slice(b"not an item header\n");
+        let (_, mut items) = open(&body).unwrap();
+        // The bad item header is not read until asked for.
+        assert_eq!(items.by_ref().take(2).filter(Result::is_ok).count(), 2);
+        let rest: Vec<_> = items.collect();
+        assert_eq!(rest.len(), 2);
+        assert_eq!(rest[1], Err(EnvelopeError::ItemHeader(3)));
     }
 
     #[test]

@@ -12,7 +12,6 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::AppState;
 use crate::auth::project_key::{KeyError, KeyProject};
@@ -20,7 +19,9 @@ use crate::domain::event::{EventError, MAX_BATCH_EVENTS, body_is_array, parse_ev
 use crate::domain::json::repair_lone_surrogates;
 use crate::domain::{ErrorCode, EventId, PendingEvent, ProjectId};
 use crate::error::ApiError;
+use crate::ingest::batch::{BatchError, read_batch};
 use crate::ingest::decode::{DecodeError, Encoding, decode};
+use crate::ingest::rate::Refused;
 
 /// Where the native endpoint finds the key.
 const KEY_HEADER: &str = "x-mesher-key";
@@ -69,37 +70,24 @@ pub async fn ingest(
         admit(&state, project.project_id, 1)?;
         let pending = PendingEvent::new(event, received_at);
         let id = pending.id;
-        state.registry.push(project.project_id, vec![pending]);
+        push(&state, project.project_id, vec![pending])?;
         return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id })));
     }
 
     // A lone surrogate escape makes the whole array invalid to serde_json; repaired, it
     // costs nothing but that character (see domain/json.rs).
-    let repaired;
-    let items: Vec<&RawValue> = match serde_json::from_slice(&body) {
-        Ok(items) => items,
-        Err(e) => {
-            repaired = repair_lone_surrogates(&body);
-            repaired
-                .as_deref()
-                .and_then(|fixed| serde_json::from_slice(fixed).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        ErrorCode::InvalidJson,
-                        format!("the body is not valid JSON: {e}"),
-                    )
-                })?
-        }
-    };
-    if items.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::too_large(
-            ErrorCode::TooManyEvents,
-            format!(
-                "a batch holds at most {MAX_BATCH_EVENTS} events, got {}",
-                items.len()
-            ),
-        ));
+    let first = read_batch(&body, MAX_BATCH_EVENTS);
+    let repaired = matches!(first, Err(BatchError::Json(_)))
+        .then(|| repair_lone_surrogates(&body))
+        .flatten();
+    let items = match &repaired {
+        Some(fixed) => read_batch(fixed, MAX_BATCH_EVENTS),
+        None => first,
     }
+    .map_err(|e| match e {
+        BatchError::TooMany(_) => ApiError::too_large(ErrorCode::TooManyEvents, e.to_string()),
+        BatchError::Json(_) => ApiError::bad_request(ErrorCode::InvalidJson, e.to_string()),
+    })?;
     let mut accepted = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
     for (index, raw) in items.iter().enumerate() {
@@ -131,7 +119,7 @@ pub async fn ingest(
         StatusCode::ACCEPTED
     };
     if !accepted.is_empty() {
-        state.registry.push(project.project_id, accepted);
+        push(&state, project.project_id, accepted)?;
     }
     Ok(HttpResponse::build(status).json(BatchAccepted { ids, rejected }))
 }
@@ -176,15 +164,36 @@ pub(crate) async fn authenticate(
         })
 }
 
-/// 429 when the project is over its rate limit (`writer.rate_limit_per_sec`).
+/// 429 when the project is over its rate limit (`writer.rate_limit_per_sec`); 413
+/// `too_many_events` when the request holds more events than the limit's burst, which no
+/// wait would let through.
 pub(crate) fn admit(state: &AppState, project_id: ProjectId, n: usize) -> Result<(), ApiError> {
-    state.registry.admit(project_id, n).map_err(|wait| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "the project is over its ingestion rate limit; retry later",
-        )
-        .with_retry_after(wait.as_secs().max(1))
+    state
+        .registry
+        .admit(project_id, n)
+        .map_err(|refused| match refused {
+            Refused::Wait(wait) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "the project is over its ingestion rate limit; retry later",
+            )
+            .with_retry_after(wait.as_secs().max(1)),
+            Refused::OverBurst { burst } => ApiError::too_large(
+                ErrorCode::TooManyEvents,
+                format!("a request may carry at most {burst} events (writer.rate_limit_burst)"),
+            ),
+        })
+}
+
+/// Puts accepted events in the project's buffer; a project deleted since its key was
+/// checked is answered like its key: 401.
+pub(crate) fn push(
+    state: &AppState,
+    project_id: ProjectId,
+    events: Vec<PendingEvent>,
+) -> Result<(), ApiError> {
+    state.registry.push(project_id, events).map_err(|_| {
+        ApiError::unauthorized(ErrorCode::InvalidKey, "unknown or revoked project key")
     })
 }
 

@@ -1,6 +1,7 @@
 //! A project's ingestion keys (admins): listed without their secret, created with
-//! the secret and its DSN shown once, revoked (ingestion refuses a revoked key within
-//! `auth.key_cache_ttl_ms`). Several keys may be active at once, for rotation.
+//! the secret and its DSN shown once, revoked (ingestion refuses a revoked key at once on
+//! this node, within `auth.key_cache_ttl_ms` on the others). Several keys may be active at
+//! once, for rotation.
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
@@ -120,7 +121,8 @@ pub async fn create_key(
     }))
 }
 
-/// Revoke a key (admins); ingestion refuses it within `auth.key_cache_ttl_ms`.
+/// Revoke a key (admins); ingestion refuses it at once on this server, within
+/// `auth.key_cache_ttl_ms` on the others.
 #[utoipa::path(tag = "keys",
     params(("org" = String, Path, description = "organization slug"),
         ("project" = String, Path, description = "project slug"),
@@ -135,6 +137,7 @@ pub async fn revoke_key(
     let (org, project, key_id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     if projects::revoke_api_key(&mut conn, project.id, key_id).await? {
+        state.keys.forget_key(key_id);
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("no such key in this project"))

@@ -5,11 +5,19 @@
 //! the accounting invariant); at scrape time they are copied into this app's own Prometheus
 //! recorder (a local recorder, not the process-global one, so several apps in one test
 //! process do not mix) and rendered by it.
+//!
+//! With `metrics.token` set, a scrape must send `Authorization: Bearer <token>` (401
+//! otherwise); the comparison takes the same time wherever the tokens differ.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::domain::ErrorCode;
+use crate::error::ApiError;
 use crate::ingest::WriterRegistry;
 
 /// This application's Prometheus recorder.
@@ -33,7 +41,7 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_events_dropped_total",
-                "Accepted events dropped: reason=buffer_full (drop-oldest) or flush_failed."
+                "Accepted events dropped: reason=buffer_full (drop-oldest), flush_failed or project_deleted."
             );
             metrics::describe_counter!(
                 "mesher_events_rejected_total",
@@ -72,6 +80,8 @@ impl Metrics {
                     .absolute(s.dropped_flush_failed);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "invalid")
                     .absolute(s.dropped_invalid);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "project_deleted")
+                    .absolute(s.dropped_project_deleted);
                 metrics::counter!("mesher_events_rejected_total", "project_id" => p.clone())
                     .absolute(s.rejected);
                 metrics::counter!("mesher_events_rate_limited_total", "project_id" => p.clone())
@@ -85,10 +95,64 @@ impl Metrics {
     }
 }
 
-#[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// Whether the request may scrape: always without a configured token, else only with
+/// `Authorization: Bearer <token>`.
+fn check_token(req: &HttpRequest, token: Option<&SecretString>) -> Result<(), ApiError> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    let sent = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match sent {
+        None => Err(ApiError::unauthorized(
+            ErrorCode::Unauthenticated,
+            "send the metrics token as Authorization: Bearer <token>",
+        )),
+        Some(sent) if same_secret(sent.trim(), token.expose_secret()) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized(
+            ErrorCode::InvalidToken,
+            "wrong metrics token",
+        )),
+    }
+}
+
+/// Compares two secrets in constant time: their SHA-256 digests (so the length leaks
+/// nothing either), every byte looked at.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The ingestion counters of every project (Prometheus text); with `metrics.token` set,
+/// only for `Authorization: Bearer <token>`.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+    (status = 401, description = "`metrics.token` is set and the request does not carry it")))]
 #[get("/metrics")]
-pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn scrape(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_token(&req, state.settings.metrics.token.as_ref())?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.registry))
+        .body(state.metrics.render(&state.registry)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("a-long-metrics-token", "a-long-metrics-token"));
+        assert!(!same_secret("a-long-metrics-token", "a-long-metrics-tokeN"));
+        assert!(!same_secret("a-long-metrics-token", "a-long-metrics"));
+        assert!(!same_secret("", "x"));
+    }
 }

@@ -76,14 +76,26 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(issues::get_issue)
         .service(issues::update_issue)
         .service(issues::list_issue_events)
-        // Sentry SDK endpoints. Keep this scope LAST: it matches any /api/<segment>/…, and
-        // the routes above must get their requests first.
+        // Sentry SDK endpoints. Keep this scope LAST, and only for numeric project numbers:
+        // its CORS policy (any origin) must never answer for a management route such as
+        // /api/v1/orgs, which `/api/{number}` alone would match.
         .service(
             utoipa_actix_web::scope("/api/{number}")
+                .guard(actix_web::guard::fn_guard(|ctx| {
+                    is_sentry_path(ctx.head().uri.path())
+                }))
                 .wrap(sentry::cors())
                 .service(sentry::store)
                 .service(sentry::envelope),
         );
+}
+
+/// Whether `path` is under `/api/<project number>/`: the segment after `/api/` is all
+/// digits (at most 10, an `i32`).
+fn is_sentry_path(path: &str) -> bool {
+    path.strip_prefix("/api/")
+        .and_then(|rest| rest.split('/').next())
+        .is_some_and(|n| (1..=10).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The answer for a path no route matches.
@@ -154,4 +166,26 @@ pub async fn request_id_header(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sentry_path;
+
+    #[test]
+    fn only_numeric_project_numbers_are_sentry_paths() {
+        for (path, expected) in [
+            ("/api/7/envelope/", true),
+            ("/api/1234567890/store/", true),
+            ("/api/v1/orgs", false),
+            ("/api/v1/events", false),
+            ("/api/openapi.json", false),
+            ("/api//store/", false),
+            ("/api/12345678901/store/", false),
+            ("/api/7a/store/", false),
+            ("/metrics", false),
+        ] {
+            assert_eq!(is_sentry_path(path), expected, "{path}");
+        }
+    }
 }

@@ -14,6 +14,7 @@ use crate::domain::{ErrorCode, OrgId, Role, UserId};
 use crate::error::ApiError;
 use crate::http::access::{OrgAccess, org_with_role};
 use crate::http::pagination::{Page, PageParams};
+use crate::http::projects::forget_project;
 use crate::http::validate::{check_name, check_slug, parse_role, slug_conflict};
 
 /// An organization, with the caller's role in it.
@@ -203,7 +204,10 @@ pub async fn delete_org(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = org_with_role(&mut conn, current.id(), &path, Role::Owner).await?;
-    accounts::delete_org(&mut conn, access.org.id).await?;
+    let projects = accounts::delete_org(&mut conn, access.org.id).await?;
+    for project_id in projects {
+        forget_project(&state, project_id);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

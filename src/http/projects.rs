@@ -166,7 +166,9 @@ pub async fn update_project(
     Ok(HttpResponse::Ok().json(ProjectOut::from(project)))
 }
 
-/// Delete a project with its events, issues, keys and alert rules (admins).
+/// Delete a project with its events, issues, keys and alert rules (admins). Events of the
+/// project still buffered on this server are dropped (counted as `project_deleted`) and its
+/// keys stop working here at once.
 #[utoipa::path(tag = "projects",
     params(("org" = String, Path, description = "organization slug"),
         ("project" = String, Path, description = "project slug")),
@@ -180,7 +182,18 @@ pub async fn delete_project(
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
     projects::delete_project(&mut conn, project.id).await?;
+    forget_project(&state, project.id);
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// After a project's deletion (alone or with its organization): this server stops its
+/// writer, drops what it still buffers (counted as `dropped_project_deleted`) and stops
+/// accepting its keys at once. Other servers stop accepting them within
+/// `auth.key_cache_ttl_ms`; their writers' batches then fail and are counted as failed.
+pub(crate) fn forget_project(state: &AppState, project_id: ProjectId) {
+    state.keys.forget_project(project_id);
+    let dropped = state.registry.forget(project_id);
+    tracing::info!(%project_id, dropped, "project deleted; its writer stopped and its buffered events dropped");
 }
 
 #[cfg(test)]

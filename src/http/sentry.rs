@@ -18,7 +18,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ingest::{
-    admit, authenticate, check_content_type, header, query_param, read_decoded_body, too_large,
+    admit, authenticate, check_content_type, header, push, query_param, read_decoded_body,
+    too_large,
 };
 use crate::AppState;
 use crate::auth::project_key::KeyProject;
@@ -166,7 +167,7 @@ pub async fn store(
     })?;
     admit(&state, project.project_id, 1)?;
     let id = sentry_id(&pending);
-    state.registry.push(project.project_id, vec![pending]);
+    push(&state, project.project_id, vec![pending])?;
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
 }
 
@@ -186,11 +187,10 @@ pub async fn envelope(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SentryError> {
     let (project, body) = authenticated_body(&req, &state, &path, payload).await?;
-    let env = sentry_envelope::parse(&body)
-        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string()))?;
-    let mut events = Vec::new();
-    for item in env.items.iter().filter(|i| i.ty == "event") {
-        match sentry_event(item.payload, &state) {
+    let (header, payloads) = event_payloads(&body, state.settings.http.max_envelope_events)?;
+    let mut events = Vec::with_capacity(payloads.len());
+    for payload in payloads {
+        match sentry_event(payload, &state) {
             Ok(pending) => events.push(pending),
             Err(e) => {
                 state.registry.count_rejected(project.project_id, 1);
@@ -198,8 +198,7 @@ pub async fn envelope(
             }
         }
     }
-    let header_id = env
-        .header
+    let header_id = header
         .get("event_id")
         .and_then(|v| v.as_str())
         .and_then(|s| Uuid::parse_str(s).ok());
@@ -208,9 +207,37 @@ pub async fn envelope(
         .or_else(|| events.first().map(sentry_id));
     if !events.is_empty() {
         admit(&state, project.project_id, events.len())?;
-        state.registry.push(project.project_id, events);
+        push(&state, project.project_id, events)?;
     }
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
+}
+
+/// The header line of an envelope.
+type EnvelopeHeader = serde_json::Map<String, serde_json::Value>;
+
+/// The envelope's header and the payloads of its `event` items, at most `max` of them: the
+/// items are read one at a time and reading stops at the first event item over `max` (413
+/// `too_many_events`), so a small compressed envelope of many items costs nothing.
+fn event_payloads(body: &[u8], max: usize) -> Result<(EnvelopeHeader, Vec<&[u8]>), ApiError> {
+    let invalid = |e: sentry_envelope::EnvelopeError| {
+        ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string())
+    };
+    let (header, items) = sentry_envelope::open(body).map_err(invalid)?;
+    let mut payloads = Vec::new();
+    for item in items {
+        let item = item.map_err(invalid)?;
+        if item.ty != "event" {
+            continue;
+        }
+        if payloads.len() == max {
+            return Err(ApiError::too_large(
+                ErrorCode::TooManyEvents,
+                format!("an envelope may carry at most {max} events"),
+            ));
+        }
+        payloads.push(item.payload);
+    }
+    Ok((header, payloads))
 }
 
 /// The CORS policy of the Sentry routes: any origin (browser SDKs), POST, the headers SDKs

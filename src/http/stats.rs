@@ -17,9 +17,8 @@ use crate::ingest::CounterSnapshot;
 /// The counters (`accepted` to `writer_restarts`) are those of the server process that
 /// answers, counted **since that process started**: they start again from zero after a
 /// restart, and with several nodes each node counts only the events it received itself (the
-/// same numbers as its `/metrics`). Once the writer has caught up they satisfy
-/// `accepted = stored + dropped_buffer_full + dropped_flush_failed + dropped_invalid +
-/// buffered`; `rejected`
+/// same numbers as its `/metrics`). They satisfy `accepted = stored + dropped_buffer_full +
+/// dropped_flush_failed + dropped_invalid + dropped_project_deleted + buffered`; `rejected`
 /// events were never accepted and are not in that sum.
 ///
 /// `issues` and `events_stored_total` come from the database: the project's whole history,
@@ -36,6 +35,9 @@ pub struct ProjectStats {
     pub dropped_flush_failed: u64,
     /// Accepted events the database refused on their own; the rest of their batch was stored.
     pub dropped_invalid: u64,
+    /// Accepted events still buffered when the project was deleted (always 0 while it
+    /// exists; kept so the sum above is complete).
+    pub dropped_project_deleted: u64,
     /// Events refused as invalid (answered 400, or listed in a batch's `rejected`); never
     /// accepted.
     pub rejected: u64,
@@ -58,6 +60,7 @@ impl ProjectStats {
             dropped_buffer_full: c.dropped_buffer_full,
             dropped_flush_failed: c.dropped_flush_failed,
             dropped_invalid: c.dropped_invalid,
+            dropped_project_deleted: c.dropped_project_deleted,
             rejected: c.rejected,
             buffered: c.buffered,
             writer_restarts: c.writer_restarts,

@@ -3,6 +3,7 @@
 //! the per-project counters that make every accepted event accountable. The whole path, and
 //! who owns what: docs/architecture.md, “The path of an event” and “Actors and ownership”.
 
+pub mod batch;
 pub mod buffer;
 pub mod decode;
 pub mod rate;
@@ -21,9 +22,8 @@ pub use registry::WriterRegistry;
 /// outside the actor so a crashed writer loses none of them.
 ///
 /// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed +
-/// dropped_invalid + buffered +
-/// in_flight` (the last two are the buffer length and the batch being written); see
-/// docs/architecture.md, “Accounting”.
+/// dropped_invalid + dropped_project_deleted + buffered + in_flight` (the last two are the
+/// buffer length and the batch being written); see docs/architecture.md, “Accounting”.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub accepted: AtomicU64,
@@ -32,6 +32,8 @@ pub struct Counters {
     pub dropped_flush_failed: AtomicU64,
     /// Accepted events the database refused on their own (isolated from their batch).
     pub dropped_invalid: AtomicU64,
+    /// Accepted events still buffered (or in flight) when the project was deleted.
+    pub dropped_project_deleted: AtomicU64,
     pub rejected: AtomicU64,
     pub in_flight: AtomicU64,
     /// Times the project's writer was restarted after a crash.
@@ -48,6 +50,7 @@ pub struct CounterSnapshot {
     pub dropped_buffer_full: u64,
     pub dropped_flush_failed: u64,
     pub dropped_invalid: u64,
+    pub dropped_project_deleted: u64,
     pub rejected: u64,
     pub buffered: u64,
     pub writer_restarts: u64,
@@ -68,7 +71,16 @@ pub struct ProjectShared {
     pub wake_pending: AtomicBool,
     /// The project's rate limit, when one is configured.
     pub rate: Option<Mutex<rate::TokenBucket>>,
+    /// The project was deleted: nothing more is accepted. Set and read under the buffer
+    /// lock, so an event is either counted before the deletion (and dropped by it) or
+    /// refused.
+    deleted: AtomicBool,
 }
+
+/// The project was deleted; its events are not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the project was deleted")]
+pub struct ProjectDeleted;
 
 impl ProjectShared {
     pub fn new(project_id: ProjectId, capacity: usize, rate: Option<(u32, u32)>) -> Self {
@@ -85,25 +97,51 @@ impl ProjectShared {
             counters: Counters::default(),
             flushing: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
+            deleted: AtomicBool::new(false),
         }
     }
 
-    /// Appends accepted events (drop-oldest), counting them; returns the buffer length.
-    pub fn push(&self, events: Vec<PendingEvent>) -> usize {
+    /// Appends accepted events (drop-oldest), counting them; returns the buffer length. A
+    /// deleted project accepts nothing.
+    pub fn push(&self, events: Vec<PendingEvent>) -> Result<usize, ProjectDeleted> {
         let n = events.len() as u64;
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if self.deleted.load(Ordering::Relaxed) {
+            return Err(ProjectDeleted);
+        }
         let dropped = buffer.extend(events) as u64;
         // Counted under the lock, so a reader that also takes the lock sees both or neither.
         self.counters.accepted.fetch_add(n, Ordering::Relaxed);
         self.counters
             .dropped_buffer_full
             .fetch_add(dropped, Ordering::Relaxed);
-        buffer.len()
+        Ok(buffer.len())
+    }
+
+    /// Marks the project deleted and drops what it buffers, counted as
+    /// `dropped_project_deleted` (a batch in flight is counted so when it finishes); returns
+    /// how many events were dropped now.
+    pub fn retire(&self) -> u64 {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        self.deleted.store(true, Ordering::Relaxed);
+        let dropped = buffer.len() as u64;
+        // A new, empty buffer: the memory of the old one goes back now.
+        *buffer = DropOldest::new(buffer.capacity());
+        self.counters
+            .dropped_project_deleted
+            .fetch_add(dropped, Ordering::Relaxed);
+        dropped
+    }
+
+    /// Whether the project was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Relaxed)
     }
 
     /// Admits `n` events under the project's rate limit, or says how long to wait (and counts
-    /// them as rate limited).
-    pub fn admit(&self, n: usize) -> Result<(), std::time::Duration> {
+    /// them as rate limited) or that `n` is over the burst (not counted: a 413, like any
+    /// request too large).
+    pub fn admit(&self, n: usize) -> Result<(), rate::Refused> {
         let Some(rate) = &self.rate else {
             return Ok(());
         };
@@ -112,7 +150,7 @@ impl ProjectShared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .try_take(n32, std::time::Instant::now());
-        if result.is_err() {
+        if let Err(rate::Refused::Wait(_)) = result {
             self.counters
                 .rate_limited
                 .fetch_add(n as u64, Ordering::Relaxed);
@@ -131,14 +169,19 @@ impl ProjectShared {
     }
 
     /// Accounts for a finished batch of `stored + failed + invalid` events taken by
-    /// [`Self::take`].
+    /// [`Self::take`] (failed events of a project deleted meanwhile count as
+    /// `dropped_project_deleted`).
     pub fn finish(&self, stored: usize, failed: usize, invalid: usize) {
         // Under the buffer lock, so a snapshot never sees a batch both in flight and stored.
         let _buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let c = &self.counters;
         c.stored.fetch_add(stored as u64, Ordering::Relaxed);
-        c.dropped_flush_failed
-            .fetch_add(failed as u64, Ordering::Relaxed);
+        let dropped = if self.deleted.load(Ordering::Relaxed) {
+            &c.dropped_project_deleted
+        } else {
+            &c.dropped_flush_failed
+        };
+        dropped.fetch_add(failed as u64, Ordering::Relaxed);
         c.dropped_invalid
             .fetch_add(invalid as u64, Ordering::Relaxed);
         c.in_flight
@@ -160,10 +203,58 @@ impl ProjectShared {
             dropped_buffer_full: c.dropped_buffer_full.load(Ordering::Relaxed),
             dropped_flush_failed: c.dropped_flush_failed.load(Ordering::Relaxed),
             dropped_invalid: c.dropped_invalid.load(Ordering::Relaxed),
+            dropped_project_deleted: c.dropped_project_deleted.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             buffered: buffer.len() as u64 + c.in_flight.load(Ordering::Relaxed),
             writer_restarts: c.writer_restarts.load(Ordering::Relaxed),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(n: usize) -> Vec<PendingEvent> {
+        let body = br#"{"message":"m","level":"error","timestamp":"2026-11-29T12:00:00Z"}"#;
+        (0..n)
+            .map(|_| {
+                let event = crate::domain::parse_event(body).unwrap();
+                PendingEvent::new(event, chrono::Utc::now())
+            })
+            .collect()
+    }
+
+    fn balanced(s: &CounterSnapshot) -> bool {
+        s.accepted
+            == s.stored
+                + s.dropped_buffer_full
+                + s.dropped_flush_failed
+                + s.dropped_project_deleted
+                + s.buffered
+    }
+
+    #[test]
+    fn a_deleted_project_drops_its_buffer_and_flight_and_accepts_nothing() {
+        let shared = ProjectShared::new(ProjectId::new(), 10, None);
+        shared.push(events(5)).unwrap();
+        let flight = shared.take(2);
+        assert_eq!(shared.retire(), 3);
+        assert!(balanced(&shared.snapshot()));
+        assert_eq!(shared.push(events(1)), Err(ProjectDeleted));
+        // The batch in flight fails (its project is gone): counted as deleted, not failed.
+        shared.finish(0, flight.len(), 0);
+        let s = shared.snapshot();
+        assert_eq!(
+            (
+                s.accepted,
+                s.dropped_project_deleted,
+                s.dropped_flush_failed,
+                s.buffered
+            ),
+            (5, 5, 0, 0)
+        );
+        assert!(balanced(&s));
     }
 }

@@ -1,5 +1,9 @@
 //! Project → writer. Writers start on a project's first event, each under an actix
-//! `Supervisor`, spread over a few dedicated arbiters (never the HTTP workers' threads).
+//! `Supervisor`, spread over a few dedicated arbiters (never the HTTP workers' threads). A
+//! deleted project's writer is stopped and its buffer dropped and counted ([`forget`]); its
+//! entry stays, with its final counters and no writer, so a late event cannot start one.
+//!
+//! [`forget`]: WriterRegistry::forget
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,16 +12,17 @@ use crate::domain::ProjectId;
 use actix::prelude::*;
 use dashmap::DashMap;
 
-use super::writer::{Crash, Drain, StorageWriter, Wake};
-use super::{CounterSnapshot, ProjectShared};
+use super::writer::{Crash, Drain, Retire, StorageWriter, Wake};
+use super::{CounterSnapshot, ProjectDeleted, ProjectShared};
 use crate::config::WriterSettings;
 use crate::db::DbPool;
 use crate::domain::PendingEvent;
 
-/// A running writer and what it shares.
+/// A project's writer and what it shares; no writer once the project is deleted (dropping
+/// the last address is what keeps the `Supervisor` from restarting it).
 #[derive(Clone)]
 struct Handle {
-    addr: Addr<StorageWriter>,
+    addr: Option<Addr<StorageWriter>>,
     shared: Arc<ProjectShared>,
 }
 
@@ -67,31 +72,63 @@ impl WriterRegistry {
             .writers
             .entry(project_id)
             .or_insert_with(|| {
-                let s = &self.inner.settings;
-                let rate = (s.rate_limit_per_sec > 0)
-                    .then_some((s.rate_limit_per_sec, s.rate_limit_burst));
-                let shared = Arc::new(ProjectShared::new(project_id, s.buffer_capacity, rate));
+                let shared = self.new_shared(project_id);
                 Handle {
-                    addr: self.start(shared.clone()),
+                    addr: Some(self.start(shared.clone())),
                     shared,
                 }
             })
             .clone()
     }
 
-    /// Puts accepted events in the project's buffer and wakes its writer when a batch is full.
-    pub fn push(&self, project_id: ProjectId, events: Vec<PendingEvent>) {
+    fn new_shared(&self, project_id: ProjectId) -> Arc<ProjectShared> {
+        let s = &self.inner.settings;
+        let rate = (s.rate_limit_per_sec > 0).then_some((s.rate_limit_per_sec, s.rate_limit_burst));
+        Arc::new(ProjectShared::new(project_id, s.buffer_capacity, rate))
+    }
+
+    /// Puts accepted events in the project's buffer and wakes its writer when a batch is full;
+    /// refuses them when the project was deleted.
+    pub fn push(
+        &self,
+        project_id: ProjectId,
+        events: Vec<PendingEvent>,
+    ) -> Result<(), ProjectDeleted> {
         let handle = self.handle(project_id);
-        let len = handle.shared.push(events);
+        let len = handle.shared.push(events)?;
         if len >= self.inner.settings.batch_size
             && !handle.shared.wake_pending.swap(true, Ordering::AcqRel)
         {
             self.wake(project_id, &handle);
         }
+        Ok(())
+    }
+
+    /// The project was deleted: stops its writer, drops what it buffers (counted as
+    /// `dropped_project_deleted`, as is a batch in flight when it finishes) and refuses its
+    /// events from now on. Its counters stay readable. Returns how many events were dropped.
+    pub fn forget(&self, project_id: ProjectId) -> u64 {
+        let mut handle = self
+            .inner
+            .writers
+            .entry(project_id)
+            .or_insert_with(|| Handle {
+                addr: None,
+                shared: self.new_shared(project_id),
+            });
+        let dropped = handle.shared.retire();
+        if let Some(addr) = handle.addr.take() {
+            // The writer stops; with this last address gone its supervisor lets it go.
+            let _ = addr.try_send(Retire);
+        }
+        dropped
     }
 
     fn wake(&self, project_id: ProjectId, handle: &Handle) {
-        match handle.addr.try_send(Wake) {
+        let Some(addr) = &handle.addr else {
+            return;
+        };
+        match addr.try_send(Wake) {
             Ok(()) => {}
             Err(SendError::Full(_)) => {
                 // The writer has plenty to do already; its timer and FlushDone keep it going.
@@ -99,29 +136,39 @@ impl WriterRegistry {
             }
             Err(SendError::Closed(_)) => {
                 // The actor is gone for good (it should have been restarted): replace it,
-                // keeping the buffer and counters.
+                // keeping the buffer and counters; unless the project was deleted meanwhile
+                // (checked under the entry's lock, which `forget` takes too).
+                let Some(mut entry) = self.inner.writers.get_mut(&project_id) else {
+                    return;
+                };
+                if entry.shared.is_deleted() {
+                    return;
+                }
+                match &entry.addr {
+                    None => return,
+                    // Another request replaced it already.
+                    Some(current) if current.connected() => {
+                        let _ = current.try_send(Wake);
+                        return;
+                    }
+                    Some(_) => {}
+                }
                 tracing::error!(%project_id, "storage writer mailbox closed; starting a new writer");
-                handle
+                entry
                     .shared
                     .counters
                     .writer_restarts
                     .fetch_add(1, Ordering::Relaxed);
-                let addr = self.start(handle.shared.clone());
-                handle.shared.wake_pending.store(false, Ordering::Release);
+                let addr = self.start(entry.shared.clone());
+                entry.shared.wake_pending.store(false, Ordering::Release);
                 let _ = addr.try_send(Wake);
-                self.inner.writers.insert(
-                    project_id,
-                    Handle {
-                        addr,
-                        shared: handle.shared.clone(),
-                    },
-                );
+                entry.addr = Some(addr);
             }
         }
     }
 
-    /// Admits `n` events of the project under its rate limit, or says how long to wait.
-    pub fn admit(&self, project_id: ProjectId, n: usize) -> Result<(), std::time::Duration> {
+    /// Admits `n` events of the project under its rate limit, or says why not.
+    pub fn admit(&self, project_id: ProjectId, n: usize) -> Result<(), super::rate::Refused> {
         if self.inner.settings.rate_limit_per_sec == 0 {
             return Ok(()); // no limit configured: no lookup on the hot path
         }
@@ -157,20 +204,27 @@ impl WriterRegistry {
 
     /// Asks the project's writer to panic (honoured only with `writer.allow_crash`).
     pub fn crash(&self, project_id: ProjectId) {
-        let _ = self.handle(project_id).addr.try_send(Crash);
+        if let Some(addr) = &self.handle(project_id).addr {
+            let _ = addr.try_send(Crash);
+        }
     }
 
     /// Flushes every buffer and waits until all is stored or accounted for, then stops the
     /// writers' arbiters. For graceful shutdown, after the HTTP server has stopped.
     pub async fn drain(&self) {
-        let handles: Vec<Handle> = self.inner.writers.iter().map(|h| h.clone()).collect();
-        let drains = handles.iter().map(|h| h.addr.send(Drain));
-        for (handle, result) in handles
+        let handles: Vec<(Arc<ProjectShared>, Addr<StorageWriter>)> = self
+            .inner
+            .writers
+            .iter()
+            .filter_map(|h| Some((h.shared.clone(), h.addr.clone()?)))
+            .collect();
+        let drains = handles.iter().map(|(_, addr)| addr.send(Drain));
+        for ((shared, _), result) in handles
             .iter()
             .zip(futures_util::future::join_all(drains).await)
         {
             if let Err(e) = result {
-                tracing::error!(project_id = %handle.shared.project_id, error = %e, "writer unavailable at shutdown");
+                tracing::error!(project_id = %shared.project_id, error = %e, "writer unavailable at shutdown");
             }
         }
         for arbiter in &self.inner.arbiters {

@@ -32,6 +32,9 @@ pub struct StorageWriter {
     shared: Arc<ProjectShared>,
     pool: DbPool,
     settings: WriterSettings,
+    /// The flush timer; cancelled when the project is deleted, after which the actor ends
+    /// as soon as its last address is dropped.
+    timer: Option<SpawnHandle>,
 }
 
 impl StorageWriter {
@@ -40,6 +43,15 @@ impl StorageWriter {
             shared,
             pool,
             settings,
+            timer: None,
+        }
+    }
+
+    /// Stops the flush timer: with nothing left to run and no address (the registry dropped
+    /// it), the actor ends and its supervisor does not restart it.
+    fn retire(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
         }
     }
 
@@ -64,11 +76,15 @@ impl StorageWriter {
             self.settings.clone(),
             batch,
         );
-        let me = ctx.address();
+        // A weak address: a flush in flight must not keep a retired writer's mailbox
+        // connected (its supervisor would restart it).
+        let me = ctx.address().downgrade();
         actix::spawn(async move {
             task.await;
             // The actor may be restarting or gone; the batch is accounted for either way.
-            let _ = me.try_send(FlushDone);
+            if let Some(me) = me.upgrade() {
+                let _ = me.try_send(FlushDone);
+            }
         });
     }
 
@@ -162,14 +178,13 @@ async fn store(
                 tally.invalid.push(part[0].id);
                 tally.invalid_error.get_or_insert_with(|| e.to_string());
             }
-            Failure::ProjectGone => {
+            failure => {
                 let left = part.len() + parts.iter().map(|p| p.len()).sum::<usize>();
-                tracing::warn!(%project_id, events = left, "the project was deleted; dropping its batch");
-                return;
-            }
-            Failure::Transient | Failure::Other => {
-                let left = part.len() + parts.iter().map(|p| p.len()).sum::<usize>();
-                tracing::error!(%project_id, events = left, error = %e, "flush failed after retries; dropped");
+                if failure == Failure::ProjectGone || shared.is_deleted() {
+                    tracing::info!(%project_id, events = left, error = %e, "project deleted; its batch in flight is dropped");
+                } else {
+                    tracing::error!(%project_id, events = left, error = %e, "flush failed after retries; dropped");
+                }
                 return;
             }
         }
@@ -202,8 +217,10 @@ async fn write_with_retries(
     loop {
         match write_once(pool, shared, batch).await {
             Ok(()) => return Ok(()),
+            // A deleted project's batch is not retried (`flush` counts it as such).
             Err(e)
                 if attempt < settings.max_retries
+                    && !shared.is_deleted()
                     && matches!(e.failure(), Failure::Transient | Failure::Other) =>
             {
                 attempt += 1;
@@ -245,13 +262,22 @@ impl Actor for StorageWriter {
         // Wake-ups are deduplicated (one pending at a time), so the mailbox stays tiny.
         ctx.set_mailbox_capacity(64);
         let every = Duration::from_millis(self.settings.flush_interval_ms);
-        ctx.run_interval(every, |act, ctx| act.maybe_flush(ctx, false));
+        self.timer = Some(ctx.run_interval(every, |act, ctx| {
+            if act.shared.is_deleted() {
+                act.retire(ctx); // in case `Retire` could not be delivered
+            } else {
+                act.maybe_flush(ctx, false);
+            }
+        }));
         tracing::debug!(project_id = %self.shared.project_id, "storage writer started");
     }
 }
 
 impl Supervised for StorageWriter {
     fn restarting(&mut self, _: &mut Self::Context) {
+        if self.shared.is_deleted() {
+            return; // ends again at once (see `Retire`); not a crash
+        }
         tracing::warn!(project_id = %self.shared.project_id, "storage writer restarting");
         self.shared
             .counters
@@ -299,6 +325,23 @@ impl Handler<Drain> for StorageWriter {
 
     fn handle(&mut self, _: Drain, _: &mut Self::Context) -> Self::Result {
         Box::pin(self.drain())
+    }
+}
+
+/// The project was deleted: stop for good. The writer cancels its timer and so ends once the
+/// registry has dropped its address (an actor that calls `ctx.stop()` while an address is
+/// still alive would be restarted by its supervisor). The buffer was already dropped and
+/// counted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire;
+
+impl Handler<Retire> for StorageWriter {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        tracing::debug!(project_id = %self.shared.project_id, "storage writer retired");
+        self.retire(ctx);
     }
 }
 

@@ -29,6 +29,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         "dropped_buffer_full",
         "dropped_flush_failed",
         "dropped_invalid",
+        "dropped_project_deleted",
         "rejected",
         "buffered",
         "writer_restarts",
@@ -76,6 +77,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         ("dropped_buffer_full", 0),
         ("dropped_flush_failed", 0),
         ("dropped_invalid", 0),
+        ("dropped_project_deleted", 0),
         ("writer_restarts", 0),
         ("issues", 2),
         ("events_stored_total", 5),
@@ -88,6 +90,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
             + u(&stats, "dropped_buffer_full")
             + u(&stats, "dropped_flush_failed")
             + u(&stats, "dropped_invalid")
+            + u(&stats, "dropped_project_deleted")
             + u(&stats, "buffered"),
         "{stats}"
     );

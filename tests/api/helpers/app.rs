@@ -149,8 +149,9 @@ impl TestApp {
                 + s.dropped_buffer_full
                 + s.dropped_flush_failed
                 + s.dropped_invalid
+                + s.dropped_project_deleted
                 + s.buffered,
-            "accepted = stored + dropped + buffered: {s:?}"
+            "accepted = stored + dropped (every reason) + buffered: {s:?}"
         );
         assert_eq!(s.stored as i64, self.stored_count(project).await, "{s:?}");
         s
