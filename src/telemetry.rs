@@ -1,5 +1,8 @@
 //! Tracing setup: human-readable lines by default, one JSON object per line with
-//! `log.format = "json"`. `RUST_LOG` overrides `log.level`.
+//! `log.format = "json"`. `RUST_LOG` overrides `log.level`. Lines that repeat while a
+//! dependency is down go through [`log_limited!`](crate::log_limited) ([`limited`]).
+
+pub mod limited;
 
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
