@@ -45,6 +45,11 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub statement_timeout_ms: u64,
     pub connect_timeout_secs: u64,
+    /// How long ingestion waits for a pooled connection: a key lookup, a writer's flush
+    /// attempt. Short, so that an outage is noticed at once (a known key is then served from
+    /// the cache, an unknown one is a fast 503) and retries take the time the writer's
+    /// settings say.
+    pub acquire_timeout_ms: u64,
     pub migrate_on_start: bool,
 }
 
@@ -104,6 +109,10 @@ pub struct WriterSettings {
     /// Per-project ingestion rate limit in events per second (0: none), and its burst.
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
+    /// How long a flush attempt waits for a pooled connection: `database.acquire_timeout_ms`,
+    /// filled in by [`Settings::writer_settings`]; `None` waits as long as the pool does.
+    #[serde(skip)]
+    pub acquire_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +148,10 @@ pub struct MetricsSettings {
 /// The largest `auth.key_cache_ttl_ms`: a revoked key must stop within 5 s on every node, and
 /// 1 s of that is left for requests already in progress.
 pub const MAX_KEY_CACHE_TTL_MS: u64 = 4000;
+
+/// The longest `database.acquire_timeout_ms`: longer waits would bring back what it
+/// exists to prevent (ingestion stalling on a database that is down).
+pub const MAX_ACQUIRE_TIMEOUT_MS: u64 = 5000;
 
 /// The shortest `metrics.token` accepted.
 pub const MIN_METRICS_TOKEN_LEN: usize = 16;
@@ -209,6 +222,12 @@ impl Settings {
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));
         }
+        if !(1..=MAX_ACQUIRE_TIMEOUT_MS).contains(&self.database.acquire_timeout_ms) {
+            return Err(invalid(
+                "database.acquire_timeout_ms",
+                format!("must be between 1 and {MAX_ACQUIRE_TIMEOUT_MS}"),
+            ));
+        }
         self.bind_addr()?;
         let public = &self.http.public_url;
         if !(public.starts_with("http://") || public.starts_with("https://")) {
@@ -278,6 +297,19 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The writers' settings, with the database's `acquire_timeout_ms`.
+    pub fn writer_settings(&self) -> WriterSettings {
+        WriterSettings {
+            acquire_timeout: Some(self.acquire_timeout()),
+            ..self.writer.clone()
+        }
+    }
+
+    /// `database.acquire_timeout_ms`.
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database.acquire_timeout_ms)
     }
 
     /// `http.bind` as a socket address.
@@ -375,6 +407,10 @@ mod tests {
                 Box::new(|s| s.database.url = SecretString::from("mysql://x")),
             ),
             ("database.pool_size", Box::new(|s| s.database.pool_size = 0)),
+            (
+                "database.acquire_timeout_ms",
+                Box::new(|s| s.database.acquire_timeout_ms = 0),
+            ),
             (
                 "http.public_url",
                 Box::new(|s| s.http.public_url = "example.com".into()),

@@ -106,7 +106,7 @@ impl Application {
         // Writers run on their own arbiters, started once here (not per HTTP worker).
         let registry = WriterRegistry::new(
             pool.clone(),
-            settings.writer.clone(),
+            settings.writer_settings(),
             settings.writer.arbiters,
         );
         let state = web::Data::new(AppState {
@@ -116,6 +116,7 @@ impl Application {
             keys: KeyCache::new(
                 pool.clone(),
                 std::time::Duration::from_millis(settings.auth.key_cache_ttl_ms),
+                settings.acquire_timeout(),
             ),
             metrics: Metrics::default(),
             clock,

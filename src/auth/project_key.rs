@@ -8,15 +8,26 @@
 //! at once ([`KeyCache::forget_key`], [`KeyCache::forget_project`]). Concurrent misses for
 //! one key share one query. `last_used_at` is refreshed in the background on a miss, so at
 //! most once per TTL per key.
+//!
+//! **While the database is down** (no connection within `database.acquire_timeout_ms`, or
+//! the connection breaks), a key the node has seen is still accepted: the last answer the
+//! database gave for it, kept without a TTL in a second bounded map, is served again — and
+//! cached again for one TTL, so during an outage a key costs one failed lookup per TTL, not
+//! one per request. Only positive answers are kept: a key that was unknown, or that the
+//! database stopped finding (revoked), is never served stale, and an unknown key during an
+//! outage is a 503 within the acquire timeout. Once the database answers again, the next
+//! lookup after the TTL replaces (or forgets) the stale answer. See docs/architecture.md,
+//! "When the database is down".
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
 
+use crate::db::failure::Failure;
 use crate::db::projects;
 pub use crate::db::projects::KeyProject;
-use crate::db::{DbError, DbPool};
+use crate::db::{self, DbError, DbPool};
 use crate::domain::{KeyId, ProjectId, keys};
 
 /// Why a key was refused.
@@ -34,18 +45,33 @@ pub enum KeyError {
 #[derive(Clone)]
 pub struct KeyCache {
     cache: Cache<String, Option<KeyProject>>,
+    /// The last positive answer of the database for each key hash, without a TTL: served
+    /// only when the database cannot be asked.
+    last_known: LastKnown,
     pool: DbPool,
+    /// How long a lookup waits for a pooled connection (`database.acquire_timeout_ms`).
+    acquire_timeout: Duration,
 }
 
+type LastKnown = moka::sync::Cache<String, KeyProject>;
+
+/// Keys cached, fresh or last known (each map).
+const MAX_KEYS: u64 = 100_000;
+
 impl KeyCache {
-    pub fn new(pool: DbPool, ttl: Duration) -> Self {
+    pub fn new(pool: DbPool, ttl: Duration, acquire_timeout: Duration) -> Self {
         Self {
             cache: Cache::builder()
-                .max_capacity(100_000)
+                .max_capacity(MAX_KEYS)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
+            last_known: moka::sync::Cache::builder()
+                .max_capacity(MAX_KEYS)
+                .support_invalidation_closures()
+                .build(),
             pool,
+            acquire_timeout,
         }
     }
 
@@ -55,10 +81,9 @@ impl KeyCache {
             return Err(KeyError::Malformed);
         }
         let hash = keys::hash_secret(key);
-        let pool = self.pool.clone();
         let found = self
             .cache
-            .try_get_with(hash.clone(), lookup(pool, hash))
+            .try_get_with(hash.clone(), self.clone().lookup(hash))
             .await?;
         found.ok_or(KeyError::Unknown)
     }
@@ -77,31 +102,70 @@ impl KeyCache {
     }
 
     fn forget(&self, matches: impl Fn(&KeyProject) -> bool + Send + Sync + 'static) {
-        let predicate =
-            move |_: &String, cached: &Option<KeyProject>| cached.as_ref().is_some_and(&matches);
-        if let Err(e) = self.cache.invalidate_entries_if(predicate) {
-            // Only when the cache was built without invalidation closures: a bug.
+        let matches = Arc::new(matches);
+        let last = {
+            let matches = matches.clone();
+            move |_: &String, known: &KeyProject| matches(known)
+        };
+        let fresh =
+            move |_: &String, cached: &Option<KeyProject>| cached.as_ref().is_some_and(&*matches);
+        let forgotten = self
+            .cache
+            .invalidate_entries_if(fresh)
+            .map(drop)
+            .and_then(|()| self.last_known.invalidate_entries_if(last).map(drop));
+        if let Err(e) = forgotten {
+            // Only when a cache was built without invalidation closures: a bug.
             tracing::error!(error = %e, "could not invalidate cached project keys");
         }
     }
-}
 
-async fn lookup(pool: DbPool, hash: String) -> Result<Option<KeyProject>, DbError> {
-    let mut conn = pool.get().await?;
-    let found = projects::find_live_key(&mut conn, &hash).await?;
-    drop(conn);
-    let Some(found) = found else {
-        return Ok(None);
-    };
-    actix_rt::spawn(async move {
-        let touched = async {
-            let mut conn = pool.get().await?;
-            projects::touch_key(&mut conn, found.key_id).await?;
-            Ok::<_, DbError>(())
-        };
-        if let Err(e) = touched.await {
-            tracing::warn!(key_id = %found.key_id, error = %e, "could not record key use");
+    /// Asks the database; when it cannot be asked, answers with the last known project of
+    /// the key, if there is one.
+    async fn lookup(self, hash: String) -> Result<Option<KeyProject>, DbError> {
+        match self.query(&hash).await {
+            Ok(Some(found)) => {
+                self.last_known.insert(hash, found);
+                Ok(Some(found))
+            }
+            Ok(None) => {
+                self.last_known.invalidate(&hash);
+                Ok(None)
+            }
+            Err(e) if e.failure() == Failure::Transient => match self.last_known.get(&hash) {
+                Some(known) => {
+                    crate::log_limited!(warn, error = %e,
+                        "database unavailable; known project keys are accepted from the cache");
+                    Ok(Some(known))
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
         }
-    });
-    Ok(Some(found))
+    }
+
+    async fn query(&self, hash: &str) -> Result<Option<KeyProject>, DbError> {
+        let mut conn = db::get_within(&self.pool, self.acquire_timeout).await?;
+        let found = projects::find_live_key(&mut conn, hash).await?;
+        drop(conn);
+        if let Some(found) = &found {
+            self.touch(found.key_id);
+        }
+        Ok(found)
+    }
+
+    /// Records the key's use (`last_used_at`) in the background.
+    fn touch(&self, key_id: KeyId) {
+        let (pool, wait) = (self.pool.clone(), self.acquire_timeout);
+        actix_rt::spawn(async move {
+            let touched = async {
+                let mut conn = db::get_within(&pool, wait).await?;
+                projects::touch_key(&mut conn, key_id).await?;
+                Ok::<_, DbError>(())
+            };
+            if let Err(e) = touched.await {
+                crate::log_limited!(warn, %key_id, error = %e, "could not record key use");
+            }
+        });
+    }
 }

@@ -83,6 +83,17 @@ pub async fn build_pool(settings: &DatabaseSettings) -> Result<DbPool, DbError> 
     Ok(pool)
 }
 
+/// A connection from `pool`, waiting at most `wait` for one (the pool's own timeout,
+/// `database.connect_timeout_secs`, is for the management API). Ingestion's key lookups and
+/// the writers use `database.acquire_timeout_ms` here, so that while the database is down a
+/// lookup fails fast and a flush attempt costs what the writer's settings say, not seconds.
+pub async fn get_within(pool: &DbPool, wait: Duration) -> Result<DbConn<'_>, DbError> {
+    match tokio::time::timeout(wait, pool.get()).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(DbError::Pool(bb8::RunError::TimedOut)),
+    }
+}
+
 /// A blocking diesel connection for the migration harness (call on a blocking thread only).
 fn sync_connection(
     url: &str,

@@ -215,7 +215,7 @@ async fn write_with_retries(
 ) -> Result<(), DbError> {
     let mut attempt = 0;
     loop {
-        match write_once(pool, shared, batch).await {
+        match write_once(pool, settings, shared, batch).await {
             Ok(()) => return Ok(()),
             // A deleted project's batch is not retried (`flush` counts it as such).
             Err(e)
@@ -237,10 +237,14 @@ async fn write_with_retries(
 /// (that is not a failure, so it does not use up a retry).
 async fn write_once(
     pool: &DbPool,
+    settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
 ) -> Result<(), DbError> {
-    let mut conn = pool.get().await?;
+    let mut conn = match settings.acquire_timeout {
+        Some(wait) => db::get_within(pool, wait).await?,
+        None => pool.get().await?,
+    };
     match db::events::write_batch(&mut conn, shared.project_id, batch).await {
         Err(e) if db::events::is_missing_partition(&e) => {
             for day in db::events::batch_days(batch) {

@@ -18,6 +18,7 @@ mod metrics;
 mod migrations;
 mod orgs;
 mod outage;
+mod outage_keys;
 mod partitions;
 mod projects;
 mod revocation;
