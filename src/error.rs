@@ -2,8 +2,11 @@
 //!
 //! Every error body has the shape `{"error":{"code":"…","message":"…","field":"…"}}`
 //! ([`ErrorBody`], declared once for the OpenAPI document), with a code from the one list
-//! [`ErrorCode`]. A 4xx says exactly what was wrong; a 5xx says only that something failed
-//! on our side, and the cause goes to the log (at error level), never to the client.
+//! [`ErrorCode`]. A 4xx says exactly what was wrong and is logged at debug level only; a
+//! 5xx says only that something failed on our side, and the cause goes to the log (at
+//! error level, one line, rate-limited per code: an outage fails every request the same
+//! way), never to the client. Neither form prints a backtrace: the cause is written with
+//! `{:#}` (its chain of messages), in `Display` and in `Debug` alike.
 //! Database and pool errors convert with `?`: an unreachable database is a 503 with
 //! `Retry-After`, a missing row a 404, anything else a 500.
 
@@ -16,7 +19,6 @@ use crate::db::DbError;
 pub use crate::domain::ErrorCode;
 
 /// An error on its way to becoming an HTTP response.
-#[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
@@ -165,6 +167,21 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// Like `Display`, field by field: never `anyhow`'s `Debug`, which appends the backtrace
+/// captured with `RUST_BACKTRACE=1` to every expected error.
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status.as_u16())
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("field", &self.field)
+            .field("retry_after", &self.retry_after)
+            .field("source", &self.source.as_ref().map(|e| format!("{e:#}")))
+            .finish()
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -172,7 +189,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            crate::log_limited!(error, by = self.code.as_str(); error = %self, "request failed");
         } else {
             tracing::debug!(error = %self, "request refused");
         }
@@ -258,6 +275,16 @@ mod tests {
         let body = body_of(e).await;
         assert_eq!(body["error"]["code"], "internal");
         assert!(!body.to_string().contains("password"));
+    }
+
+    #[test]
+    fn no_form_prints_a_backtrace() {
+        let e = ApiError::unavailable(anyhow::anyhow!("connection refused").context("key lookup"));
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(text.contains("key lookup: connection refused"), "{text}");
+            assert!(!text.to_lowercase().contains("backtrace"), "{text}");
+            assert_eq!(text.lines().count(), 1, "{text}");
+        }
     }
 
     #[test]

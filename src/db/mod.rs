@@ -102,13 +102,14 @@ fn sync_connection(
 }
 
 /// bb8 retries failed connects until its timeout and then reports only "timed out": log the
-/// real cause (refused, authentication, bad setup) as it happens.
+/// real cause (refused, authentication, bad setup) as it happens, rate-limited (bb8 retries
+/// every few hundred milliseconds while the server is down).
 #[derive(Debug, Clone, Copy)]
 struct LogErrors;
 
 impl<E: std::fmt::Display + 'static> bb8::ErrorSink<E> for LogErrors {
     fn sink(&self, error: E) {
-        tracing::warn!(%error, "database connection failed");
+        crate::log_limited!(warn, %error, "database connection failed");
     }
 
     fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<E>> {

@@ -23,14 +23,14 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     // Reasons are fixed strings: the underlying error goes to the log, not to the prober.
     let check = async {
         let mut conn = state.pool.get().await.map_err(|e| {
-            tracing::warn!(error = %e, "readiness: no database connection");
+            crate::log_limited!(warn, error = %e, "readiness: no database connection");
             "database unreachable"
         })?;
         match db::migrations_applied(&mut conn).await {
             Ok(true) => Ok(()),
             Ok(false) => Err("migrations are not applied"),
             Err(e) => {
-                tracing::warn!(error = %e, "readiness: migration check failed");
+                crate::log_limited!(warn, error = %e, "readiness: migration check failed");
                 Err("database check failed")
             }
         }
@@ -41,7 +41,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match outcome {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" })),
         Err(reason) => {
-            tracing::warn!(%reason, "not ready");
+            crate::log_limited!(warn, by = reason; %reason, "not ready");
             HttpResponse::ServiceUnavailable().json(json!({
                 "status": "unavailable",
                 "error": { "code": "not_ready", "message": reason },

@@ -183,7 +183,7 @@ async fn store(
                 if failure == Failure::ProjectGone || shared.is_deleted() {
                     tracing::info!(%project_id, events = left, error = %e, "project deleted; its batch in flight is dropped");
                 } else {
-                    tracing::error!(%project_id, events = left, error = %e, "flush failed after retries; dropped");
+                    crate::log_limited!(error, %project_id, events = left, error = %e, "flush failed after retries; dropped");
                 }
                 return;
             }
@@ -225,7 +225,7 @@ async fn write_with_retries(
             {
                 attempt += 1;
                 let wait = backoff(settings, attempt);
-                tracing::warn!(project_id = %shared.project_id, attempt, ?wait, error = %e, "flush failed; retrying");
+                crate::log_limited!(warn, project_id = %shared.project_id, attempt, ?wait, error = %e, "flush failed; retrying");
                 actix_rt::time::sleep(wait).await;
             }
             Err(e) => return Err(e),

@@ -19,6 +19,7 @@ mod migrations;
 mod orgs;
 mod outage;
 mod outage_keys;
+mod outage_logs;
 mod partitions;
 mod projects;
 mod revocation;
