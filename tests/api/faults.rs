@@ -103,7 +103,7 @@ async fn wait_ready_status(app: &TestApp, status: u16, secs: u64) {
     }
 }
 
-/// (a) PostgreSQL goes away with a batch in flight and more buffered, and stays away longer
+/// PostgreSQL goes away with a batch in flight and more buffered, and stays away longer
 /// than the writer retries: every one of those events is dropped and counted as
 /// `flush_failed` (no other reason), readiness is 503 meanwhile, and once the server is back
 /// the same process is ready again and stores new events.
@@ -120,7 +120,7 @@ async fn an_outage_longer_than_the_retries_drops_exactly_what_was_pending_then_r
         s.writer.max_retries = 2;
         s.writer.retry_base_ms = 50;
         s.writer.retry_max_ms = 100;
-        // Each attempt waits this long for a connection: 3 attempts ≈ 2 s per batch.
+        // Each attempt waits this long for a connection: 3 attempts ≈ 2–3 s per batch.
         s.database.connect_timeout_secs = 1;
     })
     .await;
@@ -169,7 +169,7 @@ async fn an_outage_longer_than_the_retries_drops_exactly_what_was_pending_then_r
     assert_eq!(stored, after.into_iter().collect::<HashSet<_>>());
 }
 
-/// (b) A pool of 2 connections, 20 API readers listing events as fast as they can, and
+/// A pool of 2 connections, 20 API readers listing events as fast as they can, and
 /// ingestion at the same time (with a short key cache, so key lookups compete for the pool
 /// too): every ingestion request is 2xx, every reader request 200, everything stored.
 #[actix_web::test]
@@ -193,7 +193,7 @@ async fn a_pool_of_two_serves_twenty_readers_and_ingestion_together() {
     let readers = join_all((0..20).map(|_| async move {
         let (mut ok, mut other) = (0u32, Vec::new());
         while !done.get() {
-            let (status, _) = app.get_as(&user, list).await;
+            let (status, _) = app.get_as(user, list).await;
             if status == 200 {
                 ok += 1;
             } else {
@@ -233,7 +233,7 @@ async fn a_pool_of_two_serves_twenty_readers_and_ingestion_together() {
     assert!(ids.iter().all(|id| stored.contains(id)));
 }
 
-/// (c) Today's partition locked for 12 s while events keep coming: the buffer never holds
+/// Today's partition locked for 12 s while events keep coming: the buffer never holds
 /// more than its capacity (plus the one batch in flight), the oldest events make room and
 /// are counted as `buffer_full`, and after the release everything left drains: the batch
 /// that was in flight (the oldest events) and the newest `buffer_capacity` events.
@@ -266,14 +266,14 @@ async fn a_locked_partition_keeps_memory_bounded_and_drains_after_release() {
         assert_eq!(s.stored, 0, "nothing gets past the lock: {s:?}");
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ids.len() as u64 > 5 * CAPACITY, "{} events", ids.len());
+    assert!(ids.len() as u64 > 2 * CAPACITY, "{} events", ids.len());
     assert!(peak > CAPACITY, "the buffer filled up: peak {peak}");
 
     let released = Instant::now();
     lock.batch_execute("COMMIT").await.unwrap();
     let s = app.assert_accounted(p.id).await;
     assert!(
-        released.elapsed() < Duration::from_secs(5),
+        released.elapsed() < Duration::from_secs(10),
         "drained in {:?}",
         released.elapsed()
     );
@@ -281,6 +281,7 @@ async fn a_locked_partition_keeps_memory_bounded_and_drains_after_release() {
     assert_eq!(s.accepted, accepted);
     assert_eq!((s.dropped_flush_failed, s.dropped_invalid), (0, 0), "{s:?}");
     assert_eq!(s.stored + s.dropped_buffer_full, accepted, "{s:?}");
+    assert!(s.dropped_buffer_full > 0, "{s:?}");
 
     // What is stored: the batch that was in flight when the lock came (the oldest events,
     // 1 to BATCH of them) and the last CAPACITY accepted.
@@ -339,7 +340,7 @@ async fn post_until_gone(
     ids
 }
 
-/// (d) SIGTERM to a real `mesher serve` while 6 clients keep posting: every event answered
+/// SIGTERM to a real `mesher serve` while 6 clients keep posting: every event answered
 /// 202 is stored, and nothing else is, and the process exits 0.
 #[actix_web::test]
 async fn sigterm_under_load_stores_every_accepted_event() {
@@ -447,7 +448,7 @@ fn metric(text: &str, name: &str, project: ProjectId) -> u64 {
         .map_or(0, |v| v.parse::<f64>().unwrap() as u64)
 }
 
-/// (e) SIGKILL with no spool: what was buffered at that moment is lost, nothing else, and the
+/// SIGKILL with no spool: what was buffered at that moment is lost, nothing else, and the
 /// same database serves a new process at once. The load is stopped and the writer quiet
 /// (only a partial batch left, which waits for a timer that will not fire) before the kill,
 /// so what was buffered is read exactly from `/metrics`.
@@ -470,7 +471,7 @@ async fn sigkill_without_spool_loses_at_most_what_was_buffered_and_restarts_clea
     let (ids, ()) = futures_util::future::join(load, stopper).await;
     // Load in batches of 10 and flushes in batches of 40: make sure a partial batch is left.
     let mut accepted: Vec<Uuid> = ids.concat();
-    if accepted.len() % 40 == 0 {
+    if accepted.len().is_multiple_of(40) {
         let res = client
             .post(format!("{}/api/v1/events", node.url))
             .header("x-mesher-key", &p.key)
@@ -581,7 +582,7 @@ async fn post_groups(app: &TestApp, key: &str, descending: bool, round: usize) -
 /// Issues of the two-node test.
 const GROUPS: usize = 12;
 
-/// (f) Two servers on one database share one project's load, the same 12 issues from both
+/// Two servers on one database share one project's load, the same 12 issues from both
 /// sides in opposite orders, flushing often: no deadlock (PostgreSQL's own count), nothing
 /// dropped, every event stored, and every issue's `times_seen` equals its number of events.
 #[actix_web::test]
