@@ -585,6 +585,8 @@ const GROUPS: usize = 12;
 /// Two servers on one database share one project's load, the same 12 issues from both
 /// sides in opposite orders, flushing often: no deadlock (PostgreSQL's own count), nothing
 /// dropped, every event stored, and every issue's `times_seen` equals its number of events.
+/// (With the upsert's `ORDER BY u.hash` replaced by `ORDER BY random()`, this test sees
+/// deadlocks in every run.)
 #[actix_web::test]
 async fn two_nodes_share_a_project_without_deadlock_and_count_exactly() {
     let cluster = PrivateCluster::start().await;
@@ -595,6 +597,17 @@ async fn two_nodes_share_a_project_without_deadlock_and_count_exactly() {
     let a = spawn_app_on(&cluster, configure).await;
     let b = spawn_app_on(&cluster, configure).await;
     let p = a.project("shared").await;
+    // Every issue update holds its row lock a few milliseconds longer, so the two nodes'
+    // upserts overlap: rows locked in different orders would deadlock here.
+    let mut conn = a.db.conn().await;
+    conn.batch_execute(
+        "CREATE FUNCTION slow_update() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_sleep(0.003); RETURN NEW; END $$;
+         CREATE TRIGGER slow_update BEFORE UPDATE ON issues
+         FOR EACH ROW EXECUTE FUNCTION slow_update();",
+    )
+    .await
+    .unwrap();
 
     let mut load = Vec::new();
     for round in 0..25 {
@@ -617,7 +630,6 @@ async fn two_nodes_share_a_project_without_deadlock_and_count_exactly() {
     }
     assert_eq!(a.stored_count(p.id).await, sent as i64);
 
-    let mut conn = a.db.conn().await;
     let seen: Vec<(Uuid, i64)> = issues::table
         .filter(issues::project_id.eq(p.id))
         .select((issues::id, issues::times_seen))
