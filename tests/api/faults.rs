@@ -586,7 +586,7 @@ const GROUPS: usize = 12;
 /// sides in opposite orders, flushing often: no deadlock (PostgreSQL's own count), nothing
 /// dropped, every event stored, and every issue's `times_seen` equals its number of events.
 /// (With the upsert's `ORDER BY u.hash` replaced by `ORDER BY random()`, this test sees
-/// deadlocks in every run.)
+/// deadlocks: it failed in each run tried.)
 #[actix_web::test]
 async fn two_nodes_share_a_project_without_deadlock_and_count_exactly() {
     let cluster = PrivateCluster::start().await;
