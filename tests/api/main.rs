@@ -8,6 +8,7 @@ mod cli;
 mod cors;
 mod deletion;
 mod events;
+mod faults;
 mod health;
 mod helpers;
 mod ingest;
