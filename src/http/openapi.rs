@@ -287,7 +287,7 @@ mod tests {
                 }
             }
         }
-        assert!(limits >= 9, "limit documented on {limits} routes");
+        assert!(limits >= 8, "limit documented on {limits} routes");
     }
 
     #[test]
