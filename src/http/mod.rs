@@ -126,7 +126,7 @@ pub fn allowed_methods(doc: &utoipa::openapi::OpenApi) -> Vec<(String, String)> 
 
 /// Registers, after every route, one resource per documented path that answers any method
 /// its routes do not take with 405 `method_not_allowed` and `Allow` (instead of the 404 of
-/// an unknown path). Sentry paths keep their guard: `/api/v1/store/` is no such path.
+/// an unknown path). The Sentry paths are left to their scope, which answers its own.
 pub fn method_not_allowed(allowed: &[(String, String)]) -> impl FnOnce(&mut web::ServiceConfig) {
     let allowed = allowed.to_vec();
     move |cfg| {

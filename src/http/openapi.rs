@@ -122,11 +122,7 @@ fn document_refusals(api: &mut OpenApi) {
             }
             if op.request_body.is_some() {
                 describe(op, "413", "Body too large");
-                describe(
-                    op,
-                    "415",
-                    "Body not sent as application/json (or of another accepted type)",
-                );
+                describe(op, "415", "Unsupported Content-Type or Content-Encoding");
             }
             if method != HttpMethod::Get {
                 describe(
