@@ -109,6 +109,7 @@ impl Application {
             settings.writer_settings(),
             settings.writer.arbiters,
         );
+        let document = http::openapi::document();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),
@@ -131,8 +132,9 @@ impl Application {
             ))
             .await
             .context("computing the dummy password hash")?,
-            openapi_json: serde_json::to_string(&http::openapi::document())?,
+            openapi_json: serde_json::to_string(&document)?,
         });
+        let allowed = http::allowed_methods(&document);
         let workers = match settings.http.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
@@ -148,6 +150,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(http::routes)
                 .into_app()
+                .configure(http::method_not_allowed(&allowed))
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)

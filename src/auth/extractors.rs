@@ -2,7 +2,7 @@
 //!
 //! Credentials: the `mesher_session` cookie, or `Authorization: Bearer mshu_…`. Requests
 //! carrying the cookie have passed [`csrf_guard`] before any handler or extractor runs: a
-//! state change with the cookie needs a JSON content type, an `Origin` equal to
+//! state change (POST, PUT, PATCH, DELETE) with the cookie needs a JSON content type, an `Origin` equal to
 //! `http.public_url` when one is sent, and no `Sec-Fetch-Site: cross-site` — a browser cannot
 //! send such a request cross-origin without a CORS preflight, which Mesher never grants.
 //! Requests with `Authorization: Bearer …` authenticate by that token alone (never by the
@@ -139,7 +139,12 @@ pub async fn csrf_guard(
 
 /// The CSRF rules for a cookie-authenticated request (see the module documentation).
 pub fn check_csrf(req: &HttpRequest, public_url: &str) -> Result<(), ApiError> {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // Only the methods a route takes to change something. Any other (GET, HEAD, OPTIONS,
+    // TRACE, …) changes nothing, and one no route takes is answered 405 with `Allow`.
+    if !matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return Ok(());
     }
     let forbidden = |message: &str| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Csrf, message);

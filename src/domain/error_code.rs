@@ -7,7 +7,7 @@ use serde::Serialize;
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)+) => {
         /// Why a request was refused, as sent in the error body.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         pub enum ErrorCode {
             $($(#[$doc])* #[serde(rename = $name)] $variant,)+
         }
@@ -21,6 +21,26 @@ macro_rules! error_codes {
                 match self {
                     $(ErrorCode::$variant => $name,)+
                 }
+            }
+        }
+
+        // The schema by hand: utoipa's derive does not see a `serde(rename)` whose name
+        // comes from a macro argument, and documented the Rust names (`InvalidJson`).
+        impl utoipa::__dev::ComposeSchema for ErrorCode {
+            fn compose(
+                _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+            ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+                    .description(Some("Why a request was refused, as sent in the error body."))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for ErrorCode {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("ErrorCode")
             }
         }
     };
@@ -89,6 +109,8 @@ error_codes! {
     Forbidden = "forbidden",
     /// No such resource, or not visible to the caller.
     NotFound = "not_found",
+    /// The path exists but does not take this method (the `Allow` header lists those it does).
+    MethodNotAllowed = "method_not_allowed",
     /// The slug is already taken.
     SlugTaken = "slug_taken",
     /// The user is already a member of the organization.

@@ -23,7 +23,6 @@ macro_rules! text_enum {
             Hash,
             serde::Serialize,
             serde::Deserialize,
-            utoipa::ToSchema,
             diesel::expression::AsExpression,
             diesel::deserialize::FromSqlRow,
         )]
@@ -46,6 +45,25 @@ macro_rules! text_enum {
                 match self {
                     $($name::$variant => $text,)+
                 }
+            }
+        }
+
+        // The schema by hand: utoipa's derive does not see a `serde(rename)` whose name
+        // comes from a macro argument, and documented the Rust names (`Owner`).
+        impl utoipa::__dev::ComposeSchema for $name {
+            fn compose(
+                _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+            ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
             }
         }
 

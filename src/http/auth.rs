@@ -57,10 +57,16 @@ pub struct MeOut {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
+    #[schema(
+        min_length = 3,
+        max_length = 320,
+        pattern = r"^[\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00]+@[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00]*\.[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00]*[\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: String,
     #[schema(value_type = String, min_length = 8, max_length = 1024)]
     pub password: SecretString,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00]*$")]
     pub name: String,
 }
 
@@ -88,7 +94,7 @@ pub struct PasswordBody {
 #[post("/api/v1/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: crate::http::validate::JsonObject<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     if !state.settings.auth.allow_registration {
         return Err(ApiError::new(
@@ -99,6 +105,7 @@ pub async fn register(
     }
     let body = body.into_inner();
     check_email(&body.email)?;
+    crate::http::validate::no_nul("name", &body.name)?;
     if body.name.chars().count() > 200 {
         return Err(ApiError::invalid_field(
             "name",
@@ -194,7 +201,7 @@ pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     ip: ClientIp,
-    body: web::Json<LoginBody>,
+    body: crate::http::validate::JsonObject<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let email = accounts::normalize_email(&body.email);
@@ -205,7 +212,11 @@ pub async fn login(
         .begin(&email, &ip)
         .map_err(too_many_attempts)?;
     let mut conn = state.pool.get().await?;
-    let user = accounts::find_user_by_email(&mut conn, &email).await?;
+    // No account's email contains NUL (PostgreSQL could not even compare it).
+    let user = match email.contains('\0') {
+        true => None,
+        false => accounts::find_user_by_email(&mut conn, &email).await?,
+    };
     drop(conn);
     // Unknown emails are checked against a dummy hash, so they take as long as a wrong
     // password and get the same answer.
@@ -285,7 +296,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
     current: CurrentUser,
     ip: ClientIp,
-    body: web::Json<PasswordBody>,
+    body: crate::http::validate::JsonObject<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     password::check_length(&body.new_password)

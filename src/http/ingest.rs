@@ -44,7 +44,8 @@ struct BatchAccepted {
            ("key" = Option<String>, Query, description = "project key, when no header is sent")),
     request_body(content = serde_json::Value, description = "an event (Sentry event format) or an array of events", content_type = "application/json"),
     responses((status = 202, description = "{\"id\"} for one event; {\"ids\",\"rejected\"} for a batch"),
-              (status = 400), (status = 401), (status = 413), (status = 415), (status = 503)))]
+              (status = 400, description = "invalid body or event; a batch whose every event is invalid: {\"ids\":[],\"rejected\":[…]}"),
+              (status = 401), (status = 413), (status = 415), (status = 429), (status = 503)))]
 #[post("/api/v1/events")]
 pub async fn ingest(
     req: HttpRequest,

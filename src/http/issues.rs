@@ -79,7 +79,7 @@ pub struct IssueListParams {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IssuePatch {
     /// `unresolved`, `resolved` or `ignored`.
-    #[schema(value_type = String)]
+    #[schema(value_type = crate::domain::IssueStatus, required = true)]
     pub status: Option<Value>,
 }
 
@@ -177,7 +177,7 @@ pub async fn update_issue(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<(String, String, IssueId)>,
-    body: web::Json<IssuePatch>,
+    body: crate::http::validate::JsonObject<IssuePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Member).await?;

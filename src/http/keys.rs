@@ -60,6 +60,12 @@ pub struct KeyCreated {
 pub struct NewKeyBody {
     /// 1 to 200 characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00][^\x00]*$"
+    )]
     pub label: String,
 }
 
@@ -97,7 +103,7 @@ pub async fn create_key(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<(String, String)>,
-    body: web::Json<NewKeyBody>,
+    body: crate::http::validate::JsonObject<NewKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;

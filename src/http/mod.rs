@@ -86,7 +86,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 }))
                 .wrap(sentry::cors())
                 .service(sentry::store)
-                .service(sentry::envelope),
+                .service(sentry::envelope)
+                // The scope answers every request under it: another method on its paths
+                // is a 405, another path a 404.
+                .default_service(web::to(sentry_default)),
         );
 }
 
@@ -96,6 +99,78 @@ fn is_sentry_path(path: &str) -> bool {
     path.strip_prefix("/api/")
         .and_then(|rest| rest.split('/').next())
         .is_some_and(|n| (1..=10).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The paths of the OpenAPI document with the methods each serves, as an `Allow` header
+/// value: `("/api/v1/orgs", "GET, POST")`.
+pub fn allowed_methods(doc: &utoipa::openapi::OpenApi) -> Vec<(String, String)> {
+    doc.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ];
+            let allow: Vec<&str> = methods
+                .into_iter()
+                .filter_map(|(name, served)| served.then_some(name))
+                .collect();
+            (path.clone(), allow.join(", "))
+        })
+        .collect()
+}
+
+/// Registers, after every route, one resource per documented path that answers any method
+/// its routes do not take with 405 `method_not_allowed` and `Allow` (instead of the 404 of
+/// an unknown path). The Sentry paths are left to their scope, which answers its own.
+pub fn method_not_allowed(allowed: &[(String, String)]) -> impl FnOnce(&mut web::ServiceConfig) {
+    let allowed = allowed.to_vec();
+    move |cfg| {
+        // The Sentry paths are answered by their scope (`sentry_default`).
+        for (path, allow) in allowed
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with("/api/{number}/"))
+        {
+            cfg.service(web::resource(path.as_str()).to(move || {
+                let allow = allow.clone();
+                async move { method_not_allowed_response(&allow) }
+            }));
+        }
+    }
+}
+
+/// 405 `method_not_allowed` with `Allow: allow`.
+fn method_not_allowed_response(allow: &str) -> HttpResponse {
+    let e = ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        format!("this path takes {allow}"),
+    );
+    let mut res = actix_web::ResponseError::error_response(&e);
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    res
+}
+
+/// Any request under `/api/<number>/` that neither Sentry route takes: 405 on their paths,
+/// 404 on any other.
+async fn sentry_default(req: actix_web::HttpRequest) -> HttpResponse {
+    let path = req.path();
+    let rest = path
+        .strip_prefix("/api/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, rest)| rest);
+    if matches!(rest, Some("store/" | "envelope/")) {
+        method_not_allowed_response("POST")
+    } else {
+        actix_web::ResponseError::error_response(&ApiError::not_found("no such route"))
+    }
 }
 
 /// The answer for a path no route matches.

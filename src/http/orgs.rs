@@ -47,9 +47,16 @@ impl OrgOut {
 pub struct NewOrgBody {
     /// 1 to 200 characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00][^\x00]*$"
+    )]
     pub name: String,
     /// `[a-z0-9-]{1,50}`, unique.
     #[serde(default)]
+    #[schema(required = true, pattern = "^[a-z0-9-]{1,50}$")]
     pub slug: String,
 }
 
@@ -58,6 +65,12 @@ pub struct NewOrgBody {
 pub struct OrgPatch {
     /// 1 to 200 characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00][^\x00]*$"
+    )]
     pub name: String,
 }
 
@@ -66,9 +79,11 @@ pub struct OrgPatch {
 pub struct NewMemberBody {
     /// The email of a registered user.
     #[serde(default)]
+    #[schema(required = true, pattern = r"^[^\x00]*$")]
     pub email: String,
     /// `owner` (by owners only), `admin` or `member`.
     #[serde(default)]
+    #[schema(required = true, value_type = crate::domain::Role)]
     pub role: String,
 }
 
@@ -77,6 +92,7 @@ pub struct NewMemberBody {
 pub struct MemberPatch {
     /// `owner` (by owners only), `admin` or `member`.
     #[serde(default)]
+    #[schema(required = true, value_type = crate::domain::Role)]
     pub role: String,
 }
 
@@ -125,7 +141,7 @@ pub(crate) fn check_member_change(
 pub async fn create_org(
     state: web::Data<AppState>,
     current: CurrentUser,
-    body: web::Json<NewOrgBody>,
+    body: crate::http::validate::JsonObject<NewOrgBody>,
 ) -> Result<HttpResponse, ApiError> {
     let name = check_name(&body.name)?;
     let new = NewOrganization {
@@ -184,7 +200,7 @@ pub async fn update_org(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<String>,
-    body: web::Json<OrgPatch>,
+    body: crate::http::validate::JsonObject<OrgPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
@@ -241,7 +257,7 @@ pub async fn add_member(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<String>,
-    body: web::Json<NewMemberBody>,
+    body: crate::http::validate::JsonObject<NewMemberBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
@@ -249,6 +265,7 @@ pub async fn add_member(
     if role == Role::Owner {
         access.require(Role::Owner)?;
     }
+    crate::http::validate::no_nul("email", &body.email)?;
     match accounts::add_member(&mut conn, access.org.id, &body.email, role).await? {
         AddMember::Added(member) => Ok(HttpResponse::Created().json(member)),
         AddMember::NoSuchUser => Err(ApiError::invalid_field(
@@ -275,7 +292,7 @@ pub async fn update_member(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<(String, UserId)>,
-    body: web::Json<MemberPatch>,
+    body: crate::http::validate::JsonObject<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;

@@ -46,11 +46,19 @@ impl From<Project> for ProjectOut {
 pub struct NewProjectBody {
     /// 1 to 200 characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00][^\x00]*$"
+    )]
     pub name: String,
     /// `[a-z0-9-]{1,50}`, unique within the organization.
     #[serde(default)]
+    #[schema(required = true, pattern = "^[a-z0-9-]{1,50}$")]
     pub slug: String,
     /// At most 64 characters, e.g. `python`.
+    #[schema(max_length = 64, pattern = r"^[^\x00]*$")]
     pub platform: Option<String>,
 }
 
@@ -59,10 +67,15 @@ pub struct NewProjectBody {
 #[derive(Deserialize, ToSchema)]
 pub struct ProjectPatch {
     /// 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00][^\x00]*$"
+    )]
     pub name: Option<String>,
     /// At most 64 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 64, pattern = r"^[^\x00]*$")]
     pub platform: Option<Option<String>>,
 }
 
@@ -106,7 +119,7 @@ pub async fn create_project(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<String>,
-    body: web::Json<NewProjectBody>,
+    body: crate::http::validate::JsonObject<NewProjectBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
@@ -151,7 +164,7 @@ pub async fn update_project(
     state: web::Data<AppState>,
     current: CurrentUser,
     path: web::Path<(String, String)>,
-    body: web::Json<ProjectPatch>,
+    body: crate::http::validate::JsonObject<ProjectPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;

@@ -176,7 +176,7 @@ pub async fn store(
 #[utoipa::path(tag = "sentry",
     params(("number" = i32, Path, description = "the project's number (the DSN's last part)"),
            ("X-Sentry-Auth" = Option<String>, Header, description = "Sentry sentry_key=mshr_…, or ?sentry_key=")),
-    request_body(content = String, description = "a Sentry envelope", content_type = "application/x-sentry-envelope"),
+    request_body(content = serde_json::Value, description = "a Sentry envelope: text, a JSON header line then items (https://develop.sentry.dev/sdk/envelopes/)", content_type = "application/x-sentry-envelope"),
     responses((status = 200, description = "{\"id\": \"<32 hex>\"}"), (status = 400), (status = 401),
               (status = 403), (status = 413), (status = 415), (status = 429)))]
 #[post("/envelope/")]

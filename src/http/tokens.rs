@@ -17,9 +17,14 @@ use crate::http::validate::{check_label, required_secret};
 
 #[derive(Deserialize, ToSchema)]
 pub struct TokenBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00]*[^\s\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00][^\x00]*$"
+    )]
     pub label: String,
     /// The account's password, checked (and throttled) like a login.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = true)]
     pub current_password: Option<SecretString>,
 }
 
@@ -40,7 +45,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     current: CurrentUser,
     ip: ClientIp,
-    body: web::Json<TokenBody>,
+    body: crate::http::validate::JsonObject<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let label = check_label(&body.label)?;

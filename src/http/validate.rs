@@ -15,6 +15,62 @@ pub const MAX_SLUG_LEN: usize = 50;
 /// Longest project platform, in characters.
 pub const MAX_PLATFORM_CHARS: usize = 64;
 
+/// A JSON body that must be an object, deserialized into `T`. `web::Json<T>` alone also
+/// takes an array for a struct (serde fills the fields in order: `[null, null]` would be a
+/// patch); this refuses anything but an object with 400 `invalid_json`.
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonObject<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        // The body is read (and its size and content type checked) as `web::Json` does.
+        let value = actix_web::web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = value.await?.into_inner();
+            if !value.is_object() {
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidJson,
+                    "invalid body: the body must be a JSON object",
+                )
+                .into());
+            }
+            serde_json::from_value(value).map(JsonObject).map_err(|e| {
+                ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid body: {e}")).into()
+            })
+        })
+    }
+}
+
+/// Refuses a text that contains NUL, which PostgreSQL cannot store in `text`.
+pub fn no_nul<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    if value.contains('\0') {
+        Err(ApiError::invalid_field(
+            field,
+            format!("{field} must not contain NUL (U+0000)"),
+        ))
+    } else {
+        Ok(value)
+    }
+}
 /// A required secret (a password field): present and not `null`, else 400 `missing_field`
 /// naming `field`.
 pub fn required_secret(
@@ -54,8 +110,10 @@ pub fn check_label(label: &str) -> Result<&str, ApiError> {
 }
 
 fn check_text<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    // At most 200 characters as sent (as documented), at least one that is not white space.
+    let sent = no_nul(field, value)?.chars().count();
     let value = value.trim();
-    if (1..=MAX_NAME_CHARS).contains(&value.chars().count()) {
+    if !value.is_empty() && sent <= MAX_NAME_CHARS {
         Ok(value)
     } else {
         Err(ApiError::invalid_field(
@@ -67,6 +125,9 @@ fn check_text<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
 
 /// A project platform, trimmed, `None` when blank; at most 64 characters.
 pub fn check_platform(platform: Option<&str>) -> Result<Option<&str>, ApiError> {
+    if let Some(p) = platform {
+        no_nul("platform", p)?;
+    }
     match platform.map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) if p.chars().count() > MAX_PLATFORM_CHARS => Err(ApiError::invalid_field(
             "platform",
@@ -95,12 +156,15 @@ pub fn slug_conflict(e: diesel::result::Error, what: &str) -> ApiError {
 /// An email address, as far as it can be checked without sending mail: one `@`, a dot in
 /// the domain, no blanks, 3 to 320 bytes.
 pub fn check_email(email: &str) -> Result<&str, ApiError> {
+    let sent = email.chars().count();
     let email = email.trim();
-    let ok = (3..=320).contains(&email.len())
+    let ok = sent <= 320
+        && email.chars().count() >= 3
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.contains(char::is_whitespace);
+        && !email.contains(char::is_whitespace)
+        && !email.contains('\0');
     if ok {
         Ok(email)
     } else {
@@ -137,7 +201,11 @@ pub fn parse_level(field: &str, value: &str) -> Result<Level, ApiError> {
 
 /// A substring search `q`: empty is none; at most 1000 characters.
 pub fn parse_q(q: Option<String>) -> Result<Option<String>, ApiError> {
-    match q.filter(|q| !q.is_empty()) {
+    // Stored text has NUL replaced by U+FFFD (PostgreSQL cannot hold it); so does a search.
+    match q
+        .filter(|q| !q.is_empty())
+        .map(|q| q.replace('\0', "\u{FFFD}"))
+    {
         Some(q) if q.chars().count() > MAX_QUERY_CHARS => Err(ApiError::invalid_field(
             "q",
             format!("q must be at most {MAX_QUERY_CHARS} characters"),
@@ -162,8 +230,10 @@ pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
 
 /// A `tag=key:value` filter; the first `:` separates key and value, neither may be empty.
 pub fn parse_tag(value: &str) -> Result<(String, String), ApiError> {
+    // Stored tags have NUL replaced by U+FFFD (PostgreSQL cannot hold it); so does a filter.
+    let nul = |s: &str| s.replace('\0', "\u{FFFD}");
     match value.split_once(':') {
-        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((nul(k), nul(v))),
         _ => Err(ApiError::invalid_field("tag", "tag must be key:value")),
     }
 }

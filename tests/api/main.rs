@@ -5,6 +5,7 @@ mod auth;
 mod auth_throttle;
 mod auth_tokens;
 mod cli;
+mod contract;
 mod cors;
 mod deletion;
 mod events;
