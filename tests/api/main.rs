@@ -23,6 +23,7 @@ mod projects;
 mod revocation;
 mod sdk;
 mod sentry;
+mod spool;
 mod stats;
 mod storable;
 mod writer;
