@@ -29,16 +29,16 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 /// `mesher serve` with the spool in `dir`, syncing before every answer, and a slow flush so
 /// events sit in the buffer.
 async fn start(db: &TestDb, dir: &Path) -> ServerProcess {
-    let dir = dir.to_str().unwrap();
-    ServerProcess::start(
-        db,
-        &[
-            ("MESHER__WRITER__SPOOL_DIR", dir),
-            ("MESHER__WRITER__SPOOL_FSYNC", "always"),
-            ("MESHER__WRITER__FLUSH_INTERVAL_MS", "700"),
-        ],
-    )
-    .await
+    let env = spool_env(dir);
+    ServerProcess::start(db, &env).await
+}
+
+fn spool_env(dir: &Path) -> Vec<(&'static str, &str)> {
+    vec![
+        ("MESHER__WRITER__SPOOL_DIR", dir.to_str().unwrap()),
+        ("MESHER__WRITER__SPOOL_FSYNC", "always"),
+        ("MESHER__WRITER__FLUSH_INTERVAL_MS", "700"),
+    ]
 }
 
 async fn post(client: &reqwest::Client, url: &str, key: &str, message: &str) -> Option<uuid::Uuid> {
@@ -189,7 +189,13 @@ async fn replay_skips_stored_events_and_ignores_a_torn_tail() {
     assert!(!segments(&copy).is_empty());
     server.kill9_and_wait();
 
-    let server = start(&db, &copy).await;
+    let log = copy.join("server.log");
+    let mut env = spool_env(&copy);
+    env.extend([
+        ("MESHER__LOG__LEVEL", "info"),
+        ("MESHER__LOG__FORMAT", "json"),
+    ]);
+    let server = ServerProcess::start_logging(&db, &env, &log).await;
     let late = post(&client, &server.url, &p.key, "again 0").await.unwrap();
     ids.push(late);
     assert_eq!(
@@ -200,6 +206,16 @@ async fn replay_skips_stored_events_and_ignores_a_torn_tail() {
     assert!(server.sigterm_and_wait().success());
     assert_eq!(check(&db, &p, &ids).await, (7, 7, 0));
     assert!(segments(&copy).is_empty());
+    // The six came back from the spool and were found stored, not written again.
+    let log = std::fs::read_to_string(&log).unwrap();
+    let replayed = log
+        .lines()
+        .find(|l| l.contains("spool replayed"))
+        .unwrap_or_else(|| panic!("no replay line in:\n{log}"));
+    assert!(
+        replayed.contains(r#""already_stored":6"#) && replayed.contains(r#""replayed":0"#),
+        "{replayed}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&copy);
 }
