@@ -113,6 +113,43 @@ pub struct WriterSettings {
     /// filled in by [`Settings::writer_settings`]; `None` waits as long as the pool does.
     #[serde(skip)]
     pub acquire_timeout: Option<std::time::Duration>,
+    /// The durable spool's directory; none (the default): no spool, "202" means "buffered".
+    #[serde(default)]
+    pub spool_dir: Option<PathBuf>,
+    /// When the spool syncs appended events to disk (each answered only after its sync).
+    #[serde(default)]
+    pub spool_fsync: SpoolFsync,
+    /// With `spool_fsync = "interval"`: at most one sync this often, shared by all requests.
+    #[serde(default = "default_spool_fsync_ms")]
+    pub spool_fsync_ms: u64,
+    /// The spool's size cap; at it, events are refused (503) until writes catch up.
+    #[serde(default = "default_spool_max_bytes")]
+    pub spool_max_bytes: u64,
+    /// A segment file is closed and a new one started past this size.
+    #[serde(default = "default_spool_segment_bytes")]
+    pub spool_segment_bytes: u64,
+}
+
+/// `writer.spool_fsync`: sync every group of appends at once, or at most every
+/// `spool_fsync_ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpoolFsync {
+    Always,
+    #[default]
+    Interval,
+}
+
+fn default_spool_fsync_ms() -> u64 {
+    10
+}
+
+fn default_spool_max_bytes() -> u64 {
+    1 << 30
+}
+
+fn default_spool_segment_bytes() -> u64 {
+    16 << 20
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -269,6 +306,15 @@ impl Settings {
         }
         if w.flush_interval_ms == 0 {
             return Err(invalid("writer.flush_interval_ms", "must be at least 1"));
+        }
+        if w.spool_fsync_ms == 0 {
+            return Err(invalid("writer.spool_fsync_ms", "must be at least 1"));
+        }
+        if w.spool_segment_bytes < 4096 || w.spool_segment_bytes > w.spool_max_bytes {
+            return Err(invalid(
+                "writer.spool_segment_bytes",
+                "must be at least 4096 and at most writer.spool_max_bytes",
+            ));
         }
         if w.arbiters == 0 || w.arbiters > 64 {
             return Err(invalid("writer.arbiters", "must be between 1 and 64"));

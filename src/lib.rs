@@ -103,13 +103,34 @@ impl Application {
         if let Some(warning) = metrics_warning(&settings) {
             tracing::warn!("{warning}");
         }
+        // The durable spool, when configured: opened (and read back) before anything is
+        // accepted; what a previous run left is replayed once the writers exist.
+        let (spool, spooled) = match &settings.writer.spool_dir {
+            Some(dir) => {
+                let (spool, records) = ingest::spool::Spool::open(dir, &settings.writer)
+                    .with_context(|| format!("opening writer.spool_dir = {}", dir.display()))?;
+                (Some(spool), records)
+            }
+            None => (None, Vec::new()),
+        };
         // Writers run on their own arbiters, started once here (not per HTTP worker).
-        let registry = WriterRegistry::new(
+        let registry = WriterRegistry::with_spool(
             pool.clone(),
             settings.writer_settings(),
             settings.writer.arbiters,
+            spool.clone(),
         );
         let document = http::openapi::document();
+        if let Some(spool) = spool {
+            actix_rt::spawn(ingest::spool::replay::replay(
+                registry.clone(),
+                pool.clone(),
+                spool,
+                spooled,
+                settings.writer.batch_size,
+                settings.writer.buffer_capacity,
+            ));
+        }
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),

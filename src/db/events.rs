@@ -254,6 +254,34 @@ impl<'a> EventColumns<'a> {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct ExistingId {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// Which of `ids` (events of `project_id` received between `from` and `to`, so only those
+/// partitions are read) are stored already: the spool's replay skips them.
+pub async fn existing_ids(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    ids: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Uuid>, DbError> {
+    let rows: Vec<ExistingId> = diesel::sql_query(
+        "SELECT id FROM events WHERE project_id = $1 AND id = ANY($2) \
+         AND received_at BETWEEN $3 AND $4",
+    )
+    .bind::<SqlUuid, _>(project_id)
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
 /// True when the error is PostgreSQL's "no partition of relation … found for row".
 pub fn is_missing_partition(error: &DbError) -> bool {
     matches!(error, DbError::Query(diesel::result::Error::DatabaseError(_, info))

@@ -24,7 +24,7 @@ pub const MAX_TITLE_CHARS: usize = 255;
 pub const MAX_CULPRIT_CHARS: usize = 200;
 
 /// The grouping key of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
     /// SHA-256 of the components, 64 lowercase hex digits.
     pub hash: String,

@@ -6,7 +6,8 @@ use super::ids::EventId;
 use super::{Fingerprint, NormalizedEvent};
 
 /// An accepted event: validated, normalized, fingerprinted, given its id and receive time.
-#[derive(Debug, Clone)]
+/// Serializable for the durable spool (`ingest::spool`), which writes it as it is.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PendingEvent {
     /// Mesher's id, assigned at receive time.
     pub id: EventId,

@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::ingest::batch::{BatchError, read_batch};
 use crate::ingest::decode::{DecodeError, Encoding, decode};
 use crate::ingest::rate::Refused;
+use crate::ingest::registry::AcceptError;
 
 /// Where the native endpoint finds the key.
 const KEY_HEADER: &str = "x-mesher-key";
@@ -71,7 +72,7 @@ pub async fn ingest(
         admit(&state, project.project_id, 1)?;
         let pending = PendingEvent::new(event, received_at);
         let id = pending.id;
-        push(&state, project.project_id, vec![pending])?;
+        push(&state, project.project_id, vec![pending]).await?;
         return Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": id })));
     }
 
@@ -120,7 +121,7 @@ pub async fn ingest(
         StatusCode::ACCEPTED
     };
     if !accepted.is_empty() {
-        push(&state, project.project_id, accepted)?;
+        push(&state, project.project_id, accepted).await?;
     }
     Ok(HttpResponse::build(status).json(BatchAccepted { ids, rejected }))
 }
@@ -186,16 +187,24 @@ pub(crate) fn admit(state: &AppState, project_id: ProjectId, n: usize) -> Result
         })
 }
 
-/// Puts accepted events in the project's buffer; a project deleted since its key was
-/// checked is answered like its key: 401.
-pub(crate) fn push(
+/// Puts accepted events in the project's buffer (through the durable spool when one is
+/// configured: answered only once they are on disk); a project deleted since its key was
+/// checked is answered like its key: 401; a spool that cannot take them: 503.
+pub(crate) async fn push(
     state: &AppState,
     project_id: ProjectId,
     events: Vec<PendingEvent>,
 ) -> Result<(), ApiError> {
-    state.registry.push(project_id, events).map_err(|_| {
-        ApiError::unauthorized(ErrorCode::InvalidKey, "unknown or revoked project key")
-    })
+    state
+        .registry
+        .accept(project_id, events)
+        .await
+        .map_err(|e| match e {
+            AcceptError::Deleted(_) => {
+                ApiError::unauthorized(ErrorCode::InvalidKey, "unknown or revoked project key")
+            }
+            AcceptError::Spool(e) => ApiError::unavailable(e),
+        })
 }
 
 /// Reads the body (limit as sent) and decodes its `Content-Encoding` (limit again).

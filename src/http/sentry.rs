@@ -167,7 +167,7 @@ pub async fn store(
     })?;
     admit(&state, project.project_id, 1)?;
     let id = sentry_id(&pending);
-    push(&state, project.project_id, vec![pending])?;
+    push(&state, project.project_id, vec![pending]).await?;
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
 }
 
@@ -207,7 +207,7 @@ pub async fn envelope(
         .or_else(|| events.first().map(sentry_id));
     if !events.is_empty() {
         admit(&state, project.project_id, events.len())?;
-        push(&state, project.project_id, events)?;
+        push(&state, project.project_id, events).await?;
     }
     Ok(HttpResponse::Ok().json(json!({ "id": id })))
 }

@@ -23,11 +23,15 @@ impl<T> DropOldest<T> {
     /// Appends `item`; when full, the oldest item is dropped first. Returns how many items
     /// were dropped (0 or 1).
     pub fn push(&mut self, item: T) -> usize {
+        usize::from(self.push_evicting(item).is_some())
+    }
+
+    /// Appends `item`; when full, the oldest item is removed first and returned.
+    pub fn push_evicting(&mut self, item: T) -> Option<T> {
         let dropped = if self.items.len() == self.capacity {
-            self.items.pop_front();
-            1
+            self.items.pop_front()
         } else {
-            0
+            None
         };
         self.items.push_back(item);
         dropped
@@ -36,6 +40,11 @@ impl<T> DropOldest<T> {
     /// Appends every item in order; returns how many old items were dropped.
     pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> usize {
         items.into_iter().map(|item| self.push(item)).sum()
+    }
+
+    /// Removes and returns every item, oldest first.
+    pub fn take_all(&mut self) -> Vec<T> {
+        self.items.drain(..).collect()
     }
 
     /// Removes and returns up to `max` of the oldest items.

@@ -8,6 +8,7 @@ pub mod buffer;
 pub mod decode;
 pub mod rate;
 pub mod registry;
+pub mod spool;
 pub mod writer;
 
 use std::sync::Mutex;
@@ -75,6 +76,8 @@ pub struct ProjectShared {
     /// lock, so an event is either counted before the deletion (and dropped by it) or
     /// refused.
     deleted: AtomicBool,
+    /// The node's durable spool, told of every event accounted for (stored or dropped).
+    spool: Option<spool::Spool>,
 }
 
 /// The project was deleted; its events are not accepted.
@@ -98,6 +101,20 @@ impl ProjectShared {
             flushing: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
+            spool: None,
+        }
+    }
+
+    /// The same, with the node's spool: events it accounts for are released from it.
+    pub fn with_spool(mut self, spool: Option<spool::Spool>) -> Self {
+        self.spool = spool;
+        self
+    }
+
+    /// These events are accounted for (stored or dropped): the spool may forget them.
+    pub fn release(&self, events: &[PendingEvent]) {
+        if let Some(spool) = &self.spool {
+            spool.release(events.iter().map(|e| e.id));
         }
     }
 
@@ -109,13 +126,19 @@ impl ProjectShared {
         if self.deleted.load(Ordering::Relaxed) {
             return Err(ProjectDeleted);
         }
-        let dropped = buffer.extend(events) as u64;
+        let mut evicted = Vec::new();
+        for event in events {
+            evicted.extend(buffer.push_evicting(event));
+        }
         // Counted under the lock, so a reader that also takes the lock sees both or neither.
         self.counters.accepted.fetch_add(n, Ordering::Relaxed);
         self.counters
             .dropped_buffer_full
-            .fetch_add(dropped, Ordering::Relaxed);
-        Ok(buffer.len())
+            .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        let len = buffer.len();
+        drop(buffer);
+        self.release(&evicted);
+        Ok(len)
     }
 
     /// Marks the project deleted and drops what it buffers, counted as
@@ -124,12 +147,15 @@ impl ProjectShared {
     pub fn retire(&self) -> u64 {
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         self.deleted.store(true, Ordering::Relaxed);
-        let dropped = buffer.len() as u64;
+        let gone = buffer.take_all();
+        let dropped = gone.len() as u64;
         // A new, empty buffer: the memory of the old one goes back now.
         *buffer = DropOldest::new(buffer.capacity());
         self.counters
             .dropped_project_deleted
             .fetch_add(dropped, Ordering::Relaxed);
+        drop(buffer);
+        self.release(&gone);
         dropped
     }
 

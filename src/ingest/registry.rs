@@ -12,6 +12,7 @@ use crate::domain::ProjectId;
 use actix::prelude::*;
 use dashmap::DashMap;
 
+use super::spool::{Spool, SpoolError};
 use super::writer::{Crash, Drain, Retire, StorageWriter, Wake};
 use super::{CounterSnapshot, ProjectDeleted, ProjectShared};
 use crate::config::WriterSettings;
@@ -32,6 +33,16 @@ struct Inner {
     next_arbiter: AtomicUsize,
     pool: DbPool,
     settings: WriterSettings,
+    spool: Option<Spool>,
+}
+
+/// Why accepted events could not be taken in.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error(transparent)]
+    Deleted(#[from] ProjectDeleted),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
 }
 
 /// Finds, starts and replaces per-project storage writers. Cheap to clone.
@@ -43,6 +54,16 @@ pub struct WriterRegistry {
 impl WriterRegistry {
     /// A registry whose writers run on `arbiters` dedicated threads. Call inside a System.
     pub fn new(pool: DbPool, settings: WriterSettings, arbiters: usize) -> Self {
+        Self::with_spool(pool, settings, arbiters, None)
+    }
+
+    /// The same, with the node's durable spool (see [`Self::accept`]).
+    pub fn with_spool(
+        pool: DbPool,
+        settings: WriterSettings,
+        arbiters: usize,
+        spool: Option<Spool>,
+    ) -> Self {
         let arbiters = (0..arbiters.max(1))
             .map(|_| Arbiter::new().handle())
             .collect();
@@ -53,6 +74,7 @@ impl WriterRegistry {
                 next_arbiter: AtomicUsize::new(0),
                 pool,
                 settings,
+                spool,
             }),
         }
     }
@@ -84,7 +106,36 @@ impl WriterRegistry {
     fn new_shared(&self, project_id: ProjectId) -> Arc<ProjectShared> {
         let s = &self.inner.settings;
         let rate = (s.rate_limit_per_sec > 0).then_some((s.rate_limit_per_sec, s.rate_limit_burst));
-        Arc::new(ProjectShared::new(project_id, s.buffer_capacity, rate))
+        Arc::new(
+            ProjectShared::new(project_id, s.buffer_capacity, rate)
+                .with_spool(self.inner.spool.clone()),
+        )
+    }
+
+    /// The node's durable spool, when `writer.spool_dir` is set.
+    pub fn spool(&self) -> Option<&Spool> {
+        self.inner.spool.as_ref()
+    }
+
+    /// Takes in events accepted by the HTTP edge: with a spool, they are first appended to it
+    /// and synced (so the caller's 202 means "on disk"), then buffered ([`Self::push`]).
+    pub async fn accept(
+        &self,
+        project_id: ProjectId,
+        events: Vec<PendingEvent>,
+    ) -> Result<(), AcceptError> {
+        let Some(spool) = &self.inner.spool else {
+            return Ok(self.push(project_id, events)?);
+        };
+        if self.handle(project_id).shared.is_deleted() {
+            return Err(ProjectDeleted.into());
+        }
+        spool.append(project_id, &events).await?;
+        let ids: Vec<_> = events.iter().map(|e| e.id).collect();
+        self.push(project_id, events).map_err(|deleted| {
+            spool.release(ids);
+            deleted.into()
+        })
     }
 
     /// Puts accepted events in the project's buffer and wakes its writer when a batch is full;
@@ -229,6 +280,10 @@ impl WriterRegistry {
         }
         for arbiter in &self.inner.arbiters {
             arbiter.stop();
+        }
+        if let Some(spool) = &self.inner.spool {
+            spool.close();
+            tracing::info!(outstanding = spool.outstanding(), "spool closed");
         }
     }
 }

@@ -136,6 +136,7 @@ async fn flush(
     // Whatever a panic left unaccounted for is dropped as failed.
     let failed = n - tally.stored - tally.invalid.len();
     shared.finish(tally.stored, failed, tally.invalid.len());
+    shared.release(&batch);
     shared.flushing.store(false, Ordering::Release);
 }
 

@@ -27,6 +27,7 @@ mod projects;
 mod revocation;
 mod sdk;
 mod sentry;
+mod spool;
 mod stats;
 mod storable;
 mod writer;

@@ -82,4 +82,10 @@ impl ServerProcess {
         assert!(killed.success());
         self.child.wait().unwrap()
     }
+
+    /// Sends SIGKILL (no chance to flush anything) and waits for the process to exit.
+    pub fn kill9_and_wait(mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL sent");
+        self.child.wait().unwrap()
+    }
 }

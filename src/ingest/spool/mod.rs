@@ -1,0 +1,244 @@
+//! The durable spool (`writer.spool_dir`, off by default): a per-node write-ahead log of
+//! accepted events, so an event answered 202 survives a crash of the process (or machine).
+//!
+//! - The HTTP edge appends a request's events ([`Spool::append`]) before it buffers them
+//!   and answers; the append returns once the records are synced to disk. One appender
+//!   thread writes and syncs on behalf of every request waiting at that moment (group
+//!   commit): with `spool_fsync = "always"` a sync per group, with `"interval"` at most one
+//!   every `spool_fsync_ms`.
+//! - Records go to numbered segment files ([`record`] has the format); a new segment starts
+//!   past `spool_segment_bytes`. Every spooled event is owned by its segment until it is
+//!   accounted for (stored, or dropped for any counted reason: [`Spool::release`]); a
+//!   segment that is no longer appended to and owns nothing is deleted.
+//! - On start, [`Spool::open`] reads every segment back (stopping at a torn tail), and
+//!   [`replay`] hands the events that are not stored yet to their writers again.
+//!
+//! See docs/architecture.md, “Durable spool”.
+
+mod appender;
+pub mod record;
+pub mod replay;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+
+use crate::config::{SpoolFsync, WriterSettings};
+use crate::domain::{EventId, PendingEvent, ProjectId};
+pub use record::Record;
+
+/// Why events could not be spooled (the request is answered 503).
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("the spool is full (writer.spool_max_bytes)")]
+    Full,
+    #[error("writing the spool failed: {0}")]
+    Io(String),
+    #[error("the spool is closed")]
+    Closed,
+}
+
+/// A segment's bookkeeping: the events it still owns and its size on disk.
+#[derive(Debug, Default)]
+struct Segment {
+    outstanding: usize,
+    bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The segment being appended to (never deleted while it is).
+    current: Option<u64>,
+    next_seq: u64,
+    segments: BTreeMap<u64, Segment>,
+    owner: HashMap<EventId, u64>,
+    total_bytes: u64,
+}
+
+/// What the appender thread and the handles share.
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        segment_path(&self.dir, seq)
+    }
+
+    /// Deletes the segments that own nothing, except the current one unless `all`.
+    fn collect(&self, all: bool) {
+        let doomed: Vec<u64> = {
+            let mut state = self.lock();
+            let current = if all { None } else { state.current };
+            let doomed: Vec<u64> = state
+                .segments
+                .iter()
+                .filter(|(seq, s)| s.outstanding == 0 && Some(**seq) != current)
+                .map(|(seq, _)| *seq)
+                .collect();
+            for seq in &doomed {
+                let bytes = state.segments.remove(seq).map_or(0, |s| s.bytes);
+                state.total_bytes -= bytes;
+            }
+            doomed
+        };
+        for seq in doomed {
+            if let Err(e) = std::fs::remove_file(self.path(seq)) {
+                tracing::error!(seq, error = %e, "cannot delete a spent spool segment");
+            }
+        }
+    }
+}
+
+fn segment_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:016}.seg"))
+}
+
+/// The node's spool. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Spool {
+    shared: Arc<Shared>,
+    sender: Arc<Mutex<Option<SyncSender<appender::Request>>>>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    max_bytes: u64,
+}
+
+impl Spool {
+    /// Opens (creating) the spool in `settings.spool_dir` and reads back what it holds: the
+    /// events of a previous run not yet known to be accounted for, oldest first. They stay
+    /// owned by their segments until released.
+    pub fn open(dir: &Path, settings: &WriterSettings) -> std::io::Result<(Self, Vec<Record>)> {
+        std::fs::create_dir_all(dir)?;
+        let mut seqs: Vec<u64> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".seg")?.parse().ok()
+            })
+            .collect();
+        seqs.sort_unstable();
+        let mut state = State {
+            next_seq: seqs.last().map_or(1, |s| s + 1),
+            ..State::default()
+        };
+        let mut records = Vec::new();
+        for seq in seqs {
+            let path = segment_path(dir, seq);
+            let decoded = record::read_segment(&path)?;
+            if decoded.torn {
+                tracing::warn!(path = %path.display(), records = decoded.records.len(),
+                    "spool segment ends in a torn or corrupt record; ignoring the rest of it");
+            }
+            let bytes = std::fs::metadata(&path)?.len();
+            state.total_bytes += bytes;
+            let segment = state.segments.entry(seq).or_default();
+            segment.bytes = bytes;
+            for r in decoded.records {
+                if state.owner.insert(r.event.id, seq).is_none() {
+                    state.segments.get_mut(&seq).expect("inserted").outstanding += 1;
+                    records.push(r);
+                }
+            }
+        }
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            state: Mutex::new(state),
+        });
+        shared.collect(true);
+        let policy = match settings.spool_fsync {
+            SpoolFsync::Always => None,
+            SpoolFsync::Interval => Some(std::time::Duration::from_millis(settings.spool_fsync_ms)),
+        };
+        let (sender, thread) =
+            appender::start(shared.clone(), policy, settings.spool_segment_bytes)?;
+        let spool = Self {
+            shared,
+            sender: Arc::new(Mutex::new(Some(sender))),
+            thread: Arc::new(Mutex::new(Some(thread))),
+            max_bytes: settings.spool_max_bytes,
+        };
+        Ok((spool, records))
+    }
+
+    /// Appends `events` of `project_id` and returns once they are on disk.
+    pub async fn append(
+        &self,
+        project_id: ProjectId,
+        events: &[PendingEvent],
+    ) -> Result<(), SpoolError> {
+        let mut bytes = Vec::with_capacity(events.len() * 1024);
+        for e in events {
+            record::encode(project_id, e, &mut bytes);
+        }
+        if self.shared.lock().total_bytes + bytes.len() as u64 > self.max_bytes {
+            return Err(SpoolError::Full);
+        }
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let request = appender::Request {
+            bytes,
+            ids: events.iter().map(|e| e.id).collect(),
+            done,
+        };
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let sender = sender.ok_or(SpoolError::Closed)?;
+        // The channel is bounded: a full one blocks this worker briefly, which is the point.
+        sender.send(request).map_err(|_| SpoolError::Closed)?;
+        answer.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    /// These events are accounted for (stored or dropped): their segments no longer keep
+    /// them, and a segment left owning nothing is deleted. Unknown ids are ignored.
+    pub fn release(&self, ids: impl IntoIterator<Item = EventId>) {
+        let mut spent = false;
+        {
+            let mut state = self.shared.lock();
+            for id in ids {
+                let Some(seq) = state.owner.remove(&id) else {
+                    continue;
+                };
+                let current = state.current;
+                if let Some(segment) = state.segments.get_mut(&seq) {
+                    segment.outstanding -= 1;
+                    spent |= segment.outstanding == 0 && Some(seq) != current;
+                }
+            }
+        }
+        if spent {
+            self.shared.collect(false);
+        }
+    }
+
+    /// Events the spool still holds for the writers.
+    pub fn outstanding(&self) -> usize {
+        self.shared.lock().owner.len()
+    }
+
+    /// Bytes of segment files on disk.
+    pub fn bytes(&self) -> u64 {
+        self.shared.lock().total_bytes
+    }
+
+    /// Stops appending (later appends fail) and deletes every segment that owns nothing, the
+    /// current one too: after a clean drain the spool directory is left empty.
+    pub fn close(&self) {
+        drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+        self.shared.lock().current = None;
+        self.shared.collect(true);
+    }
+}

@@ -1,0 +1,221 @@
+//! The durable spool (`writer.spool_dir`): every event answered 202 survives `kill -9`, and
+//! replay on start stores each spooled event exactly once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{ServerProcess, TestDb, TestProject, create_project, event};
+
+fn spool_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mesher-spool-{name}-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `mesher serve` with the spool in `dir`, syncing before every answer, and a slow flush so
+/// events sit in the buffer.
+async fn start(db: &TestDb, dir: &Path) -> ServerProcess {
+    let env = spool_env(dir);
+    ServerProcess::start(db, &env).await
+}
+
+fn spool_env(dir: &Path) -> Vec<(&'static str, &str)> {
+    vec![
+        ("MESHER__WRITER__SPOOL_DIR", dir.to_str().unwrap()),
+        ("MESHER__WRITER__SPOOL_FSYNC", "always"),
+        ("MESHER__WRITER__FLUSH_INTERVAL_MS", "700"),
+    ]
+}
+
+async fn post(client: &reqwest::Client, url: &str, key: &str, message: &str) -> Option<uuid::Uuid> {
+    let res = client
+        .post(format!("{url}/api/v1/events"))
+        .header("x-mesher-key", key)
+        .body(event(message).to_string())
+        .send()
+        .await
+        .ok()?;
+    if res.status() != 202 {
+        return None;
+    }
+    let body: Value = res.json().await.ok()?;
+    body["id"].as_str()?.parse().ok()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many times each of `ids` is stored, in total, and how many issues of the project have
+/// a `times_seen` different from their stored events.
+async fn check(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = db.conn().await;
+    let stored: Count = diesel::sql_query("SELECT count(*) AS n FROM events WHERE id = ANY($1)")
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    let distinct: Count =
+        diesel::sql_query("SELECT count(DISTINCT id) AS n FROM events WHERE id = ANY($1)")
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    let wrong: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM issues i WHERE i.project_id = $1 AND i.times_seen <> \
+         (SELECT count(*) FROM events e WHERE e.issue_id = i.id)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(p.id)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    (stored.n, distinct.n, wrong.n)
+}
+
+/// Waits until all of `ids` are stored (or 30 s), then checks them.
+async fn settled(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = check(db, p, ids).await;
+        if c.1 as usize == ids.len() || Instant::now() > deadline {
+            return c;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn kill_9_under_load_loses_no_event_answered_202() {
+    let db = TestDb::migrated().await;
+    let p = create_project(&db, "spool-kill").await;
+    let dir = spool_dir("kill");
+    let server = start(&db, &dir).await;
+    let client = reqwest::Client::new();
+    let answered = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (client, url, key) = (client.clone(), server.url.clone(), p.key.clone());
+            let (answered, sent) = (answered.clone(), sent.clone());
+            actix_web::rt::spawn(async move {
+                for i in 0..60 {
+                    let n = sent.fetch_add(1, Ordering::Relaxed);
+                    match post(&client, &url, &key, &format!("crash {}", (t + i) % 7)).await {
+                        Some(id) => answered.lock().unwrap().push(id),
+                        None if n > 100 => return, // the server is gone
+                        None => panic!("refused before the kill"),
+                    }
+                }
+            })
+        })
+        .collect();
+    while sent.load(Ordering::Relaxed) < 250 {
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill9_and_wait();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let ids = answered.lock().unwrap().clone();
+    assert!(ids.len() >= 200, "{} answered 202", ids.len());
+    let before = check(&db, &p, &ids).await;
+    assert!(
+        (before.1 as usize) < ids.len(),
+        "some answered events were still buffered at the kill ({before:?})"
+    );
+    assert!(!segments(&dir).is_empty());
+
+    let server = start(&db, &dir).await;
+    let (stored, distinct, wrong) = settled(&db, &p, &ids).await;
+    assert_eq!(
+        distinct as usize,
+        ids.len(),
+        "every event answered 202 is stored"
+    );
+    assert_eq!(stored, distinct, "and stored once");
+    assert_eq!(wrong, 0, "every issue's times_seen equals its events");
+
+    assert!(server.sigterm_and_wait().success());
+    assert_eq!(
+        check(&db, &p, &ids).await,
+        (stored, distinct, 0),
+        "replay finished as checked"
+    );
+    assert!(segments(&dir).is_empty(), "a clean stop leaves no segment");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn replay_skips_stored_events_and_ignores_a_torn_tail() {
+    let db = TestDb::migrated().await;
+    let p = create_project(&db, "spool-replay").await;
+    let dir = spool_dir("replay");
+    let server = start(&db, &dir).await;
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            post(&client, &server.url, &p.key, &format!("again {}", i % 2))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(settled(&db, &p, &ids).await, (6, 6, 0));
+    // The current segment still holds the (stored) events: replay it, with a torn record
+    // after them, into a node on the same database.
+    let copy = spool_dir("replay-copy");
+    for seg in segments(&dir) {
+        let mut bytes = std::fs::read(&seg).unwrap();
+        bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'{']);
+        std::fs::write(copy.join(seg.file_name().unwrap()), bytes).unwrap();
+    }
+    assert!(!segments(&copy).is_empty());
+    server.kill9_and_wait();
+
+    let log = copy.join("server.log");
+    let mut env = spool_env(&copy);
+    env.extend([
+        ("MESHER__LOG__LEVEL", "info"),
+        ("MESHER__LOG__FORMAT", "json"),
+    ]);
+    let server = ServerProcess::start_logging(&db, &env, &log).await;
+    let late = post(&client, &server.url, &p.key, "again 0").await.unwrap();
+    ids.push(late);
+    assert_eq!(
+        settled(&db, &p, &ids).await,
+        (7, 7, 0),
+        "nothing stored twice"
+    );
+    assert!(server.sigterm_and_wait().success());
+    assert_eq!(check(&db, &p, &ids).await, (7, 7, 0));
+    assert!(segments(&copy).is_empty());
+    // The six came back from the spool and were found stored, not written again.
+    let log = std::fs::read_to_string(&log).unwrap();
+    let replayed = log
+        .lines()
+        .find(|l| l.contains("spool replayed"))
+        .unwrap_or_else(|| panic!("no replay line in:\n{log}"));
+    assert!(
+        replayed.contains(r#""already_stored":6"#) && replayed.contains(r#""replayed":0"#),
+        "{replayed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&copy);
+}
