@@ -151,7 +151,7 @@ mod tests {
         );
         assert_eq!(apply_params("no params %s", None), "no params %s");
         assert_eq!(apply_params("%s", Some(&json!([null]))), "null");
-        // Found by fuzzing (fuzz/, target `event`): an empty result made an empty message.
+        // Caught by the `event` fuzz target (fuzz/): an empty result made an empty message.
         assert_eq!(apply_params("%s", Some(&json!([""]))), "%s");
         assert_eq!(apply_params("%s%s", Some(&json!(["", ""]))), "%s%s");
     }

@@ -188,7 +188,7 @@ fn message_derivation() {
     assert_eq!(from_log.message.chars().count(), MAX_MESSAGE_CHARS);
 }
 
-/// Found by fuzzing (fuzz/, target `event`): `logging.error("%s", "")` sends a template
+/// Caught by the `event` fuzz target (fuzz/): `logging.error("%s", "")` sends a template
 /// whose parameters format to nothing, which made an empty message (the contract is
 /// 1..=8192 characters). The template is kept instead, and the event is accepted.
 #[test]
