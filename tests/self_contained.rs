@@ -57,7 +57,8 @@ fn repository_files() -> Vec<PathBuf> {
     }
 }
 
-/// Every file below `dir`, skipping build output and git's own folder.
+/// Every file below `dir`, skipping build output, git's own folder and what the fuzzer
+/// writes (fuzz/.gitignore).
 fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
         return;
@@ -65,6 +66,10 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         if dir.as_os_str().is_empty() && (name == "target" || name == ".git") {
+            continue;
+        }
+        let fuzz_output = ["target", "corpus", "artifacts", "coverage", "logs"];
+        if dir == Path::new("fuzz") && fuzz_output.iter().any(|o| name == *o) {
             continue;
         }
         let rel = dir.join(&name);

@@ -91,7 +91,9 @@ fn from_message_object(v: &Value, field: &str) -> Result<Option<String>, EventEr
 
 /// Applies positional `params` to a `%s`-style template (`%%` is a literal `%`).
 /// Any other directive, named params, or a count mismatch leaves the template raw:
-/// guessing at printf semantics would produce misleading messages.
+/// guessing at printf semantics would produce misleading messages. So does a result
+/// that would be empty (`"%s"` with `[""]`, as `logging.error("%s", "")` sends): a
+/// message is never empty, and the template at least says where it came from.
 fn apply_params(template: &str, params: Option<&Value>) -> String {
     let Some(Value::Array(params)) = params else {
         return template.to_owned();
@@ -114,7 +116,7 @@ fn apply_params(template: &str, params: Option<&Value>) -> String {
             _ => return template.to_owned(),
         }
     }
-    if next.len() == 0 {
+    if next.len() == 0 && !out.is_empty() {
         out
     } else {
         template.to_owned()
@@ -149,6 +151,9 @@ mod tests {
         );
         assert_eq!(apply_params("no params %s", None), "no params %s");
         assert_eq!(apply_params("%s", Some(&json!([null]))), "null");
+        // Caught by the `event` fuzz target (fuzz/): an empty result made an empty message.
+        assert_eq!(apply_params("%s", Some(&json!([""]))), "%s");
+        assert_eq!(apply_params("%s%s", Some(&json!(["", ""]))), "%s%s");
     }
 
     #[test]

@@ -188,6 +188,23 @@ fn message_derivation() {
     assert_eq!(from_log.message.chars().count(), MAX_MESSAGE_CHARS);
 }
 
+/// Caught by the `event` fuzz target (fuzz/): `logging.error("%s", "")` sends a template
+/// whose parameters format to nothing, which made an empty message (the contract is
+/// 1..=8192 characters). The template is kept instead, and the event is accepted.
+#[test]
+fn a_message_that_formats_to_nothing_keeps_its_template() {
+    let logentry = json!({"message": "%s", "params": [""]});
+    let ev = normalize_with(
+        json!({"logentry": logentry}),
+        &NormalizeOptions::sentry(Utc::now()),
+    )
+    .unwrap();
+    assert_eq!(ev.message, "%s");
+    assert_eq!(ev.extra["logentry"], logentry);
+    let object = json!({"message": "%s%s", "params": ["", ""]});
+    assert_eq!(ok(with(json!({"message": object}))).message, "%s%s");
+}
+
 #[test]
 fn message_errors() {
     let exactly = "é".repeat(MAX_MESSAGE_CHARS);
