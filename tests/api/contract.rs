@@ -10,13 +10,14 @@
 //! written by [`config`] lists them, each with its reason.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::helpers::venv::python_venv;
 use crate::helpers::{TestApp, TestUser, spawn_app};
 
 /// The schemathesis this test is written against.
@@ -26,36 +27,14 @@ const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 fn schemathesis() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let venv = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/contract-venv"));
-        let bin = venv.join("bin/schemathesis");
         let version = SCHEMATHESIS.trim_start_matches("schemathesis==");
-        let ready = Command::new(&bin)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
-        if !ready {
-            let made = Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv failed: install Python 3 with venv (apt-get install python3-venv)"
-            );
-            let installed = Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    SCHEMATHESIS,
-                ])
-                .status();
-            assert!(
-                installed.is_ok_and(|s| s.success()),
-                "pip install {SCHEMATHESIS} failed (PyPI must be reachable)"
-            );
-        }
-        bin
+        let pinned = |venv: &Path| {
+            Command::new(venv.join("bin/schemathesis"))
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version))
+        };
+        python_venv("contract-venv", SCHEMATHESIS, pinned).join("bin/schemathesis")
     })
 }
 

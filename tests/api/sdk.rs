@@ -1,47 +1,26 @@
 //! The official Python `sentry-sdk`, unmodified, against the running server: installed with
 //! pip into a virtualenv under `target/` (once; reused), pointed at the project's DSN.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+use crate::helpers::venv::python_venv;
 use crate::helpers::{TestApp, TestUser, join, spawn_app, spawn_app_with};
 
 /// `target/sdk-venv/bin/python` with sentry-sdk 2.x installed.
 fn python_with_sentry_sdk() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/sdk-venv"));
-        let python = venv.join("bin/python");
-        let ready = Command::new(&python)
-            .args(["-c", "import sentry_sdk"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ready {
-            let made = Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&venv)
-                .status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv failed: install Python 3 with venv (apt-get install python3-venv)"
-            );
-            let installed = Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "sentry-sdk>=2,<3",
-                ])
-                .status();
-            assert!(
-                installed.is_ok_and(|s| s.success()),
-                "pip install sentry-sdk failed (PyPI must be reachable)"
-            );
-        }
-        python
+        let imports = |venv: &Path| {
+            Command::new(venv.join("bin/python"))
+                .args(["-c", "import sentry_sdk"])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        python_venv("sdk-venv", "sentry-sdk>=2,<3", imports).join("bin/python")
     })
 }
 

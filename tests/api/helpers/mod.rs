@@ -6,6 +6,7 @@
 //! - [`cluster`]: a private PostgreSQL server a test may stop, restart or lock;
 //! - [`process`]: the `mesher` binary as a child process (CLI commands, `mesher serve`);
 //! - [`users`]: users registered over HTTP and requests made as them;
+//! - [`venv`]: the Python tools the suite drives (sentry-sdk, schemathesis), installed once;
 //! - [`fixtures`]: rows written straight into the database (projects of `test-org`, keys,
 //!   memberships, events received at chosen times);
 //! - [`calls`]: common calls over HTTP that assert their status (create an org, add a
@@ -22,6 +23,7 @@ pub mod db;
 pub mod fixtures;
 pub mod process;
 pub mod users;
+pub mod venv;
 
 pub use app::{TestApp, send_json, spawn_app, spawn_app_on, spawn_app_with, test_settings};
 pub use calls::{Case, add_member, check_cases, create_org, error_of, event, ids, post_n, walk};

@@ -1,0 +1,30 @@
+//! Python tools the suite drives (the official `sentry-sdk`, schemathesis): each in its own
+//! virtualenv under `target/`, installed with pip once and reused while it still works.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The virtualenv `target/<name>`, made and given `package` (a pip requirement) unless
+/// `ready` already holds for it. Answers the venv's folder.
+pub fn python_venv(name: &str, package: &str, ready: impl Fn(&Path) -> bool) -> PathBuf {
+    let venv = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).join(name);
+    if ready(&venv) {
+        return venv;
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "python3 -m venv failed: install Python 3 with venv (apt-get install python3-venv)"
+    );
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", package])
+        .status();
+    assert!(
+        installed.is_ok_and(|s| s.success()),
+        "pip install {package} failed (PyPI must be reachable)"
+    );
+    venv
+}
