@@ -58,6 +58,22 @@ pub struct CounterSnapshot {
     pub rate_limited: u64,
 }
 
+impl CounterSnapshot {
+    /// Accepted events dropped, for every reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_buffer_full
+            + self.dropped_flush_failed
+            + self.dropped_invalid
+            + self.dropped_project_deleted
+    }
+
+    /// The accounting invariant: every accepted event is stored, dropped (counted by
+    /// reason) or still buffered (docs/architecture.md, “Accounting”).
+    pub fn is_accounted(&self) -> bool {
+        self.accepted == self.stored + self.dropped() + self.buffered
+    }
+}
+
 /// What a project's writer shares with the rest of the process: its buffer (so the HTTP edge
 /// appends without a message round trip, and a writer crash loses no buffered event), its
 /// counters, and the flags that keep one flush in flight at a time.

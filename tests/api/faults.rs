@@ -543,27 +543,6 @@ async fn sigkill_without_spool_loses_at_most_what_was_buffered_and_restarts_clea
     assert!(after.contains(&id));
 }
 
-/// `accepted = stored + dropped (every reason) + buffered` for one node, settled; returns
-/// its counters. (`TestApp::assert_accounted` compares `stored` with the database, which two
-/// nodes share.)
-async fn assert_node_accounted(
-    app: &TestApp,
-    project: ProjectId,
-) -> mesher::ingest::CounterSnapshot {
-    let s = app.settle(project, 15).await;
-    assert_eq!(s.buffered, 0, "still buffered: {s:?}");
-    assert_eq!(
-        s.accepted,
-        s.stored
-            + s.dropped_buffer_full
-            + s.dropped_flush_failed
-            + s.dropped_invalid
-            + s.dropped_project_deleted,
-        "{s:?}"
-    );
-    s
-}
-
 /// Posts one request of two events of every one of `GROUPS` issues, in ascending or
 /// descending group order; returns how many were accepted.
 async fn post_groups(app: &TestApp, key: &str, descending: bool, round: usize) -> usize {
@@ -620,8 +599,8 @@ async fn two_nodes_share_a_project_without_deadlock_and_count_exactly() {
     assert_eq!(sent, 25 * 2 * 2 * GROUPS);
 
     let (sa, sb) = (
-        assert_node_accounted(&a, p.id).await,
-        assert_node_accounted(&b, p.id).await,
+        a.assert_settled_and_counted(p.id).await,
+        b.assert_settled_and_counted(p.id).await,
     );
     for s in [&sa, &sb] {
         assert_eq!(

@@ -194,8 +194,18 @@ impl Spool {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let sender = sender.ok_or(SpoolError::Closed)?;
-        // The channel is bounded: a full one blocks this worker briefly, which is the point.
-        sender.send(request).map_err(|_| SpoolError::Closed)?;
+        // The channel is bounded: when it is full the request waits for room (backpressure),
+        // on a blocking thread, never on the HTTP worker's.
+        match sender.try_send(request) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(request)) => {
+                tokio::task::spawn_blocking(move || sender.send(request))
+                    .await
+                    .map_err(|_| SpoolError::Closed)?
+                    .map_err(|_| SpoolError::Closed)?;
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(SpoolError::Closed),
+        }
         answer.await.map_err(|_| SpoolError::Closed)?
     }
 
