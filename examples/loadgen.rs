@@ -5,11 +5,13 @@
 //! peak RSS. Run it through `scripts/bench`, which starts a release server for it.
 //!
 //! ```text
-//! loadgen --url http://127.0.0.1:18080 --key mshr_… [--connections 64] [--duration 30]
-//!         [--rate 6000] [--project-id UUID] [--server-pid PID]
+//! loadgen --url http://127.0.0.1:18080 (--key mshr_… | --keys FILE) [--connections 64]
+//!         [--duration 30] [--rate 6000] [--server-pid PID]
 //! ```
 //! `--rate` paces the requests (open loop, events/s over all connections); without it every
-//! connection sends as fast as the server answers (closed loop).
+//! connection sends as fast as the server answers (closed loop). `--keys` spreads the load
+//! round-robin over many projects (one `KEY PROJECT_ID` per line). Persisted figures come
+//! from the server's `/metrics`, summed over every project it reports.
 
 use std::time::{Duration, Instant};
 
@@ -17,22 +19,20 @@ use serde_json::{Value, json};
 
 struct Args {
     url: String,
-    key: String,
+    keys: Vec<String>,
     connections: usize,
     duration: Duration,
     rate: Option<f64>,
-    project_id: Option<String>,
     server_pid: Option<u32>,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         url: "http://127.0.0.1:18080".into(),
-        key: String::new(),
+        keys: Vec::new(),
         connections: 64,
         duration: Duration::from_secs(30),
         rate: None,
-        project_id: None,
         server_pid: None,
     };
     let mut it = std::env::args().skip(1);
@@ -40,16 +40,23 @@ fn parse_args() -> Args {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--url" => args.url = value(),
-            "--key" => args.key = value(),
+            "--key" => args.keys.push(value()),
+            "--keys" => {
+                let file = value();
+                let text = std::fs::read_to_string(&file).expect("--keys FILE readable");
+                args.keys
+                    .extend(text.lines().filter_map(|l| l.split_whitespace().next()).map(String::from));
+            }
             "--connections" => args.connections = value().parse().expect("--connections N"),
             "--duration" => args.duration = Duration::from_secs(value().parse().expect("secs")),
             "--rate" => args.rate = Some(value().parse().expect("--rate events/s")),
-            "--project-id" => args.project_id = Some(value()),
+            // Accepted for old command lines: the figures now cover every project.
+            "--project-id" => drop(value()),
             "--server-pid" => args.server_pid = Some(value().parse().expect("--server-pid PID")),
             other => panic!("unknown argument {other}"),
         }
     }
-    assert!(!args.key.is_empty(), "--key is required");
+    assert!(!args.keys.is_empty(), "--key or --keys is required");
     args
 }
 
@@ -92,7 +99,8 @@ fn event(i: u64) -> Vec<u8> {
     serde_json::to_vec(&body).expect("serializable")
 }
 
-async fn stored(client: &reqwest::Client, url: &str, project: &str) -> Option<(u64, u64)> {
+/// Events stored and still buffered, summed over every project the server reports.
+async fn stored(client: &reqwest::Client, url: &str) -> Option<(u64, u64)> {
     let text = client
         .get(format!("{url}/metrics"))
         .send()
@@ -101,16 +109,16 @@ async fn stored(client: &reqwest::Client, url: &str, project: &str) -> Option<(u
         .text()
         .await
         .ok()?;
-    let find = |name: &str| {
-        let prefix = format!("{name}{{project_id=\"{project}\"}} ");
+    let sum = |name: &str| {
+        let prefix = format!("{name}{{");
         text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|v| v as u64)
+            .filter(|l| l.starts_with(&prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.trim().parse::<f64>().ok())
+            .sum::<f64>() as u64
     };
     Some((
-        find("mesher_events_stored_total")?,
-        find("mesher_events_buffered")?,
+        sum("mesher_events_stored_total"),
+        sum("mesher_events_buffered"),
     ))
 }
 
@@ -145,10 +153,7 @@ async fn main() {
         args.rate
             .map_or("closed loop".to_string(), |r| format!("{r} events/s")),
     );
-    let stored_before = match &args.project_id {
-        Some(p) => stored(&client, &args.url, p).await.map_or(0, |s| s.0),
-        None => 0,
-    };
+    let stored_before = stored(&client, &args.url).await.map_or(0, |s| s.0);
 
     let start = Instant::now();
     let deadline = start + args.duration;
@@ -156,8 +161,9 @@ async fn main() {
         .rate
         .map(|r| Duration::from_secs_f64(args.connections as f64 / r));
     let mut tasks = Vec::new();
+    let connections = args.connections as u64;
     for c in 0..args.connections {
-        let (client, url, key) = (client.clone(), args.url.clone(), args.key.clone());
+        let (client, url, keys) = (client.clone(), args.url.clone(), args.keys.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut non_2xx = 0u64;
@@ -170,11 +176,13 @@ async fn main() {
                     next += every;
                 }
                 let body = event(i);
+                // Round-robin over the keys: connection c sends to c, c + connections, …
+                let key = &keys[((i / 1000 * connections + c as u64) % keys.len() as u64) as usize];
                 i += 1000;
                 let t = Instant::now();
                 let res = client
                     .post(format!("{url}/api/v1/events"))
-                    .header("x-mesher-key", &key)
+                    .header("x-mesher-key", key)
                     .header("content-type", "application/json")
                     .body(body)
                     .send()
@@ -203,19 +211,16 @@ async fn main() {
         errors += e;
     }
     let sent_for = start.elapsed();
-    let stored_at_end = match &args.project_id {
-        Some(p) => stored(&client, &args.url, p).await.map_or(0, |s| s.0),
-        None => 0,
-    };
+    let stored_at_end = stored(&client, &args.url).await.map_or(0, |s| s.0);
     latencies.sort_unstable();
     let accepted = latencies.len() as u64;
 
     // Wait for the buffers to drain.
     let mut drained_at = sent_for;
     let mut stored_total = 0;
-    if let Some(p) = &args.project_id {
+    {
         let limit = Instant::now() + Duration::from_secs(60);
-        while let Some((s, buffered)) = stored(&client, &args.url, p).await {
+        while let Some((s, buffered)) = stored(&client, &args.url).await {
             stored_total = s - stored_before;
             drained_at = start.elapsed();
             if buffered == 0 || Instant::now() > limit {
@@ -238,7 +243,7 @@ async fn main() {
         percentile(&latencies, 1.0)
     );
     println!("non-2xx         {non_2xx} (transport errors {errors})");
-    if args.project_id.is_some() {
+    {
         println!(
             "persisted       {} during the run = {:.0} events/s; {stored_total} in all after drain at {:.1} s = {:.0} events/s",
             stored_at_end - stored_before,
