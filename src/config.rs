@@ -36,6 +36,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub node: NodeSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +184,31 @@ pub struct MetricsSettings {
     pub token: Option<SecretString>,
 }
 
+/// This process as one node among those sharing the database: its run record
+/// (`node_runs`), refreshed by a heartbeat, so a crash is reported by the next node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct NodeSettings {
+    /// How often the run's heartbeat (and totals) is written; a run is taken for gone after
+    /// [`STALE_BEATS`] of its intervals without one.
+    pub heartbeat_ms: u64,
+    /// Runs whose last heartbeat is older than this are deleted.
+    pub run_retention_days: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 1000,
+            run_retention_days: 7,
+        }
+    }
+}
+
+/// Heartbeat intervals without a beat after which a run that did not stop cleanly is taken
+/// for gone (crashed or killed).
+pub const STALE_BEATS: u32 = 5;
+
 /// The largest `auth.key_cache_ttl_ms`: a revoked key must stop within 5 s on every node, and
 /// 1 s of that is left for requests already in progress.
 pub const MAX_KEY_CACHE_TTL_MS: u64 = 4000;
@@ -326,6 +353,15 @@ impl Settings {
                     "must be between 1 and {MAX_KEY_CACHE_TTL_MS} (revoked keys must stop within 5 s)"
                 ),
             ));
+        }
+        if !(100..=60_000).contains(&self.node.heartbeat_ms) {
+            return Err(invalid(
+                "node.heartbeat_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if self.node.run_retention_days == 0 {
+            return Err(invalid("node.run_retention_days", "must be at least 1"));
         }
         if self.partitions.retention_days == 0 {
             return Err(invalid("partitions.retention_days", "must be at least 1"));

@@ -38,6 +38,7 @@ fn spool_env(dir: &Path) -> Vec<(&'static str, &str)> {
         ("MESHER__WRITER__SPOOL_DIR", dir.to_str().unwrap()),
         ("MESHER__WRITER__SPOOL_FSYNC", "always"),
         ("MESHER__WRITER__FLUSH_INTERVAL_MS", "700"),
+        ("MESHER__NODE__HEARTBEAT_MS", "200"),
     ]
 }
 
@@ -142,7 +143,11 @@ async fn kill_9_under_load_loses_no_event_answered_202() {
     );
     assert!(!segments(&dir).is_empty());
 
-    let server = start(&db, &dir).await;
+    // The restarted node replays the spool, and says so of the killed run.
+    let log = dir.join("server.log");
+    let mut env = spool_env(&dir);
+    env.push(("MESHER__LOG__FORMAT", "json"));
+    let server = ServerProcess::start_logging(&db, &env, &log).await;
     let (stored, distinct, wrong) = settled(&db, &p, &ids).await;
     assert_eq!(
         distinct as usize,
@@ -152,6 +157,22 @@ async fn kill_9_under_load_loses_no_event_answered_202() {
     assert_eq!(stored, distinct, "and stored once");
     assert_eq!(wrong, 0, "every issue's times_seen equals its events");
 
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let report = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains("ended without a clean shutdown"))
+        {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no report of the killed run");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        report.contains("are in its spool") && report.contains("which this node replays"),
+        "{report}"
+    );
     assert!(server.sigterm_and_wait().success());
     assert_eq!(
         check(&db, &p, &ids).await,

@@ -231,6 +231,11 @@ impl Spool {
         }
     }
 
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     /// Events the spool still holds for the writers.
     pub fn outstanding(&self) -> usize {
         self.shared.lock().owner.len()
