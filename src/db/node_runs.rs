@@ -131,8 +131,10 @@ pub async fn claim_unclean(
 /// Deletes the runs whose last heartbeat is older than `days` (a live run's is fresh);
 /// returns how many.
 pub async fn prune(conn: &mut AsyncPgConnection, days: i32) -> QueryResult<usize> {
-    diesel::sql_query("DELETE FROM node_runs WHERE heartbeat_at < now() - make_interval(days => $1)")
-        .bind::<Int4, _>(days)
-        .execute(conn)
-        .await
+    diesel::sql_query(
+        "DELETE FROM node_runs WHERE heartbeat_at < now() - make_interval(days => $1)",
+    )
+    .bind::<Int4, _>(days)
+    .execute(conn)
+    .await
 }

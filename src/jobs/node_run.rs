@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use crate::config::{NodeSettings, STALE_BEATS};
+use crate::db::failure::Failure;
 use crate::db::node_runs::{self, RunInfo, RunTotals, UncleanRun};
 use crate::db::{self, DbError, DbPool};
 use crate::domain::RunId;
@@ -58,9 +59,7 @@ impl NodeRun {
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "unknown".into()),
             pid: std::process::id() as i32,
-            spool_dir: registry
-                .spool()
-                .map(|s| s.dir().display().to_string()),
+            spool_dir: registry.spool().map(|s| s.dir().display().to_string()),
             heartbeat_ms: settings.heartbeat_ms as i32,
         };
         Self {
@@ -90,8 +89,12 @@ impl NodeRun {
         let beat = self.beat.clone();
         actix::spawn(async move {
             if let Err(e) = beat_once(&beat).await {
-                // The pool logs the outage itself; a skipped beat is not news.
-                tracing::debug!(error = %e, "heartbeat skipped");
+                if e.failure() == Failure::Transient {
+                    // The pool logs the outage itself; a skipped beat is not news.
+                    tracing::debug!(error = %e, "heartbeat skipped");
+                } else {
+                    crate::log_limited!(warn, error = %e, "heartbeat failed; the run's record is not kept up to date");
+                }
                 *beat.up_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
             beat.in_flight.store(false, Ordering::Release);

@@ -518,7 +518,11 @@ async fn sigkill_without_spool_loses_what_was_buffered_and_the_next_node_says_so
     // A heartbeat since then has recorded it.
     let deadline = Instant::now() + Duration::from_secs(10);
     while runs(&db).await != [(accepted.len() as i64, buffered as i64, false, false)] {
-        assert!(Instant::now() < deadline, "no heartbeat: {:?}", runs(&db).await);
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeat: {:?}",
+            runs(&db).await
+        );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -540,7 +544,13 @@ async fn sigkill_without_spool_loses_what_was_buffered_and_the_next_node_says_so
     let b = ServerProcess::start_logging(&db, &env[2..], &logs[1]).await;
     let reports = || -> Vec<String> {
         logs.iter()
-            .flat_map(|log| std::fs::read_to_string(log).unwrap_or_default().lines().map(String::from).collect::<Vec<_>>())
+            .flat_map(|log| {
+                std::fs::read_to_string(log)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
             .filter(|l| l.contains("ended without a clean shutdown"))
             .collect()
     };
@@ -577,11 +587,10 @@ async fn sigkill_without_spool_loses_what_was_buffered_and_the_next_node_says_so
     assert_eq!(res.status(), 202);
     let body: Value = res.json().await.unwrap();
     let id: Uuid = body["id"].as_str().unwrap().parse().unwrap();
-    let stopped = actix_web::rt::task::spawn_blocking(move || {
-        [a.sigterm_and_wait(), b.sigterm_and_wait()]
-    })
-    .await
-    .unwrap();
+    let stopped =
+        actix_web::rt::task::spawn_blocking(move || [a.sigterm_and_wait(), b.sigterm_and_wait()])
+            .await
+            .unwrap();
     assert!(stopped.iter().all(|s| s.success()), "{stopped:?}");
     let after: HashSet<Uuid> = stored_ids(&db).await.into_iter().collect();
     assert_eq!(after.len(), stored.len() + 1);
