@@ -137,7 +137,11 @@ async fn beat_once(beat: &Beat) -> Result<(), DbError> {
     for run in &unclean {
         report(run, &beat.run);
     }
-    if beat.beats.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0 {
+    if beat
+        .beats
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(PRUNE_EVERY)
+    {
         let days = beat.settings.run_retention_days as i32;
         let pruned = node_runs::prune(&mut conn, days).await?;
         if pruned > 0 {
