@@ -22,7 +22,10 @@ pub mod replay;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
@@ -63,6 +66,31 @@ struct State {
 struct Shared {
     dir: PathBuf,
     state: Mutex<State>,
+    counts: Counts,
+}
+
+/// The spool's counters since start (`/metrics`).
+#[derive(Debug, Default)]
+struct Counts {
+    appended: AtomicU64,
+    fsyncs: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// The spool's state and counters, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Bytes of segment files on disk.
+    pub bytes: u64,
+    pub segments: u64,
+    /// Events the spool holds that are not accounted for yet (stored or dropped).
+    pub outstanding: u64,
+    /// Events appended (and synced) since start.
+    pub appended: u64,
+    /// Syncs of segment files and of the directory since start.
+    pub fsyncs: u64,
+    /// Events refused (503) because the spool could not take them: full or an I/O error.
+    pub refused: u64,
 }
 
 impl Shared {
@@ -110,6 +138,48 @@ pub struct Spool {
     sender: Arc<Mutex<Option<SyncSender<appender::Request>>>>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     max_bytes: u64,
+    /// The directory's lock file, locked exclusively while any handle lives: one process
+    /// per spool directory.
+    _lock: Arc<File>,
+}
+
+/// The lock file in a spool directory.
+pub const LOCK_FILE: &str = "lock";
+
+/// Locks `dir` for this process (exclusively, without waiting) and writes our pid in the
+/// lock file; the error says which process holds it.
+fn lock_dir(dir: &Path) -> std::io::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the spool directory {} is in use by another process{holder}, which holds \
+                     its lock file {}; every server needs a writer.spool_dir of its own",
+                    dir.display(),
+                    path.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    file.set_len(0)?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    Ok(file)
 }
 
 impl Spool {
@@ -118,6 +188,7 @@ impl Spool {
     /// owned by their segments until released.
     pub fn open(dir: &Path, settings: &WriterSettings) -> std::io::Result<(Self, Vec<Record>)> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let mut seqs: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -152,6 +223,7 @@ impl Spool {
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
+            counts: Counts::default(),
         });
         shared.collect(true);
         let policy = match settings.spool_fsync {
@@ -165,6 +237,7 @@ impl Spool {
             sender: Arc::new(Mutex::new(Some(sender))),
             thread: Arc::new(Mutex::new(Some(thread))),
             max_bytes: settings.spool_max_bytes,
+            _lock: Arc::new(lock),
         };
         Ok((spool, records))
     }
@@ -179,6 +252,21 @@ impl Spool {
         for e in events {
             record::encode(project_id, e, &mut bytes);
         }
+        let result = self.append_bytes(bytes, events).await;
+        if result.is_err() {
+            self.shared
+                .counts
+                .refused
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn append_bytes(
+        &self,
+        bytes: Vec<u8>,
+        events: &[PendingEvent],
+    ) -> Result<(), SpoolError> {
         if self.shared.lock().total_bytes + bytes.len() as u64 > self.max_bytes {
             return Err(SpoolError::Full);
         }
@@ -244,6 +332,20 @@ impl Spool {
     /// Bytes of segment files on disk.
     pub fn bytes(&self) -> u64 {
         self.shared.lock().total_bytes
+    }
+
+    /// The spool's size and counters now.
+    pub fn stats(&self) -> SpoolStats {
+        let state = self.shared.lock();
+        let c = &self.shared.counts;
+        SpoolStats {
+            bytes: state.total_bytes,
+            segments: state.segments.len() as u64,
+            outstanding: state.owner.len() as u64,
+            appended: c.appended.load(Ordering::Relaxed),
+            fsyncs: c.fsyncs.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+        }
     }
 
     /// Stops appending (later appends fail) and deletes every segment that owns nothing, the

@@ -26,8 +26,18 @@ fn events(n: usize) -> Vec<PendingEvent> {
         .collect()
 }
 
+/// Segment files in `dir`.
 fn files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count()
 }
 
 #[actix_rt::test]
@@ -86,5 +96,20 @@ async fn the_cap_refuses_appends() {
     assert!(refused > 0);
     assert!(spool.bytes() <= 8192);
     spool.close();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[actix_rt::test]
+async fn a_directory_is_one_spools_until_it_is_dropped() {
+    let dir = dir();
+    let (spool, _) = Spool::open(&dir, &settings(4096)).unwrap();
+    let err = Spool::open(&dir, &settings(4096)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    let pid = format!("(pid {})", std::process::id());
+    assert!(err.to_string().contains(&pid), "{err}");
+    spool.close();
+    drop(spool);
+    let (again, _) = Spool::open(&dir, &settings(4096)).unwrap();
+    again.close();
     std::fs::remove_dir_all(&dir).unwrap();
 }
