@@ -124,7 +124,8 @@ pub struct WriterSettings {
     /// With `spool_fsync = "interval"`: at most one sync this often, shared by all requests.
     #[serde(default = "default_spool_fsync_ms")]
     pub spool_fsync_ms: u64,
-    /// The spool's size cap; at it, events are refused (503) until writes catch up.
+    /// The spool's size cap; at it, the oldest segments are deleted to make room (their
+    /// events stay buffered in memory but are no longer safe from a crash).
     #[serde(default = "default_spool_max_bytes")]
     pub spool_max_bytes: u64,
     /// A segment file is closed and a new one started past this size.

@@ -82,7 +82,11 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_spool_refused_events_total",
-                "Events answered 503 because the spool could not take them (full, or an I/O error); never accepted."
+                "Events answered 503 because the spool could not take them (an I/O error); never accepted."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_evicted_events_total",
+                "Spooled events whose segment was deleted at writer.spool_max_bytes (drop-oldest): still buffered and stored as usual, but no longer safe from a crash."
             );
         });
         Self { recorder, handle }
@@ -123,6 +127,7 @@ impl Metrics {
                 metrics::counter!("mesher_spool_appended_events_total").absolute(s.appended);
                 metrics::counter!("mesher_spool_fsyncs_total").absolute(s.fsyncs);
                 metrics::counter!("mesher_spool_refused_events_total").absolute(s.refused);
+                metrics::counter!("mesher_spool_evicted_events_total").absolute(s.evicted);
             }
         });
         self.handle.render()

@@ -287,6 +287,7 @@ async fn metrics_show_the_spool() {
         ("mesher_spool_segments", 1),
         ("mesher_spool_bytes", on_disk()),
         ("mesher_spool_refused_events_total", 0),
+        ("mesher_spool_evicted_events_total", 0),
     ];
     for (name, value) in cases {
         assert_eq!(series(&text, name), value, "{name}");
@@ -334,5 +335,55 @@ async fn a_spool_directory_serves_one_process() {
     assert!(first.sigterm_and_wait().success());
     let again = start(&db, &dir).await;
     assert!(again.sigterm_and_wait().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// At `spool_max_bytes` the oldest segments are deleted instead of refusing events: every
+/// request is 202, the spool stays within the cap plus a segment, the events of the deleted
+/// segments are counted evicted (exactly: appended = outstanding + evicted), and they are
+/// still stored — nothing accepted is dropped for the cap.
+#[actix_web::test]
+async fn at_the_cap_the_oldest_segments_go_and_every_event_is_still_stored() {
+    let dir = spool_dir("cap");
+    let spool = dir.clone();
+    let app = spawn_app_with(
+        move |s| {
+            s.writer.spool_dir = Some(spool);
+            s.writer.spool_max_bytes = 8192;
+            s.writer.spool_segment_bytes = 4096;
+            s.writer.batch_size = 40;
+            s.writer.buffer_capacity = 100;
+            s.writer.flush_interval_ms = 600_000;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("spool-cap").await;
+    let mut ids = post_n(&app, &p.key, 39, "capped").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let evicted = series(&text, "mesher_spool_evicted_events_total");
+    assert!(evicted > 0, "{text}");
+    assert_eq!(
+        evicted + series(&text, "mesher_spool_events_outstanding"),
+        39,
+        "{text}"
+    );
+    assert_eq!(series(&text, "mesher_spool_appended_events_total"), 39);
+    assert!(
+        series(&text, "mesher_spool_bytes") <= 8192 + 4096 + 1024,
+        "{text}"
+    );
+    assert_eq!(series(&text, "mesher_spool_refused_events_total"), 0);
+
+    // The 40th fills a batch: all 40 are stored, none dropped.
+    ids.extend(post_n(&app, &p.key, 1, "last").await);
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!((s.accepted, s.stored, s.dropped()), (40, 40, 0), "{s:?}");
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(series(&text, "mesher_spool_events_outstanding"), 0);
+    // (The 40th may have made room too.)
+    assert!(series(&text, "mesher_spool_evicted_events_total") >= evicted);
+    assert_eq!(series(&text, "mesher_spool_appended_events_total"), 40);
+    assert_eq!(check(&app.db, &p, &ids).await, (40, 40, 0));
     let _ = std::fs::remove_dir_all(&dir);
 }

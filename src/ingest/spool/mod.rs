@@ -36,8 +36,6 @@ pub use record::Record;
 /// Why events could not be spooled (the request is answered 503).
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    #[error("the spool is full (writer.spool_max_bytes)")]
-    Full,
     #[error("writing the spool failed: {0}")]
     Io(String),
     #[error("the spool is closed")]
@@ -75,6 +73,7 @@ struct Counts {
     appended: AtomicU64,
     fsyncs: AtomicU64,
     refused: AtomicU64,
+    evicted: AtomicU64,
 }
 
 /// The spool's state and counters, for `/metrics`.
@@ -89,8 +88,11 @@ pub struct SpoolStats {
     pub appended: u64,
     /// Syncs of segment files and of the directory since start.
     pub fsyncs: u64,
-    /// Events refused (503) because the spool could not take them: full or an I/O error.
+    /// Events refused (503) because the spool could not take them (an I/O error).
     pub refused: u64,
+    /// Spooled, unaccounted events whose segment was deleted at `spool_max_bytes` (drop-
+    /// oldest): still buffered in memory and stored as usual, but no longer safe from a crash.
+    pub evicted: u64,
 }
 
 impl Shared {
@@ -267,9 +269,7 @@ impl Spool {
         bytes: Vec<u8>,
         events: &[PendingEvent],
     ) -> Result<(), SpoolError> {
-        if self.shared.lock().total_bytes + bytes.len() as u64 > self.max_bytes {
-            return Err(SpoolError::Full);
-        }
+        self.make_room(bytes.len() as u64);
         let (done, answer) = tokio::sync::oneshot::channel();
         let request = appender::Request {
             bytes,
@@ -295,6 +295,44 @@ impl Spool {
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(SpoolError::Closed),
         }
         answer.await.map_err(|_| SpoolError::Closed)?
+    }
+
+    /// Drop-oldest at `spool_max_bytes`: deletes the oldest segments (never the current
+    /// one) until `incoming` more bytes fit. Their outstanding events are still in memory
+    /// (buffered or in flight) and are stored as usual, but are no longer safe from a
+    /// crash: counted as evicted. If only the current segment is left, the append goes
+    /// ahead anyway, so the spool may exceed the cap by up to a segment until it rolls.
+    fn make_room(&self, incoming: u64) {
+        let doomed: Vec<u64> = {
+            let mut state = self.shared.lock();
+            let mut doomed = Vec::new();
+            while state.total_bytes + incoming > self.max_bytes {
+                let current = state.current;
+                let Some(seq) = state.segments.keys().copied().find(|s| Some(*s) != current) else {
+                    break;
+                };
+                let segment = state.segments.remove(&seq).expect("listed");
+                state.total_bytes -= segment.bytes;
+                if segment.outstanding > 0 {
+                    state.owner.retain(|_, s| *s != seq);
+                }
+                self.shared
+                    .counts
+                    .evicted
+                    .fetch_add(segment.outstanding as u64, Ordering::Relaxed);
+                doomed.push(seq);
+            }
+            doomed
+        };
+        for seq in doomed {
+            tracing::debug!(
+                seq,
+                "spool at writer.spool_max_bytes: oldest segment deleted"
+            );
+            if let Err(e) = std::fs::remove_file(self.shared.path(seq)) {
+                tracing::error!(seq, error = %e, "cannot delete an evicted spool segment");
+            }
+        }
     }
 
     /// These events are accounted for (stored or dropped): their segments no longer keep
@@ -345,6 +383,7 @@ impl Spool {
             appended: c.appended.load(Ordering::Relaxed),
             fsyncs: c.fsyncs.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
         }
     }
 

@@ -79,22 +79,33 @@ async fn segments_go_once_their_events_are_released_and_the_rest_is_read_back() 
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// At the cap the oldest segments go: every append is taken, the spool stays within the
+/// cap plus the current segment, and exactly the events of the deleted segments are
+/// counted evicted — after a crash, the others (the newest) come back, and only they.
 #[actix_rt::test]
-async fn the_cap_refuses_appends() {
+async fn the_cap_deletes_the_oldest_segments_and_counts_their_events() {
     let dir = dir();
     let mut s = settings(4096);
     s.spool_max_bytes = 8192;
     let (spool, _) = Spool::open(&dir, &s).unwrap();
     let p = ProjectId::new();
-    let mut refused = 0;
-    for e in events(40).chunks(2) {
-        if let Err(e) = spool.append(p, e).await {
-            assert!(matches!(e, SpoolError::Full));
-            refused += 1;
-        }
+    let all = events(60);
+    let mut peak = 0;
+    for e in all.chunks(2) {
+        spool.append(p, e).await.unwrap();
+        peak = peak.max(spool.bytes());
     }
-    assert!(refused > 0);
-    assert!(spool.bytes() <= 8192);
+    let stats = spool.stats();
+    assert!(stats.evicted > 0, "{stats:?}");
+    assert_eq!(stats.evicted + stats.outstanding, 60, "{stats:?}");
+    assert!(peak <= 8192 + 4096 + 1024, "peak {peak}");
+    assert_eq!(stats.refused, 0);
+    drop(spool);
+    let (spool, back) = Spool::open(&dir, &s).unwrap();
+    let back: Vec<EventId> = back.iter().map(|r| r.event.id).collect();
+    let newest: Vec<EventId> = all[stats.evicted as usize..].iter().map(|e| e.id).collect();
+    assert_eq!(back, newest, "the newest come back, in order");
+    spool.release(back);
     spool.close();
     std::fs::remove_dir_all(&dir).unwrap();
 }
