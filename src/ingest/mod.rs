@@ -134,6 +134,14 @@ impl ProjectShared {
         }
     }
 
+    /// Events pushed out of a buffer to make room (already counted as dropped by the
+    /// caller, under the buffer lock). Every eviction goes through here: today they are
+    /// released from the spool like any event accounted for; a spool that spills would keep
+    /// them on disk instead.
+    pub fn evicted(&self, events: &[PendingEvent]) {
+        self.release(events);
+    }
+
     /// Appends accepted events (drop-oldest), counting them; returns the buffer length. A
     /// deleted project accepts nothing.
     pub fn push(&self, events: Vec<PendingEvent>) -> Result<usize, ProjectDeleted> {
@@ -153,7 +161,7 @@ impl ProjectShared {
             .fetch_add(evicted.len() as u64, Ordering::Relaxed);
         let len = buffer.len();
         drop(buffer);
-        self.release(&evicted);
+        self.evicted(&evicted);
         Ok(len)
     }
 
