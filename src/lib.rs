@@ -15,6 +15,7 @@ pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod telemetry;
+pub mod web;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use actix::{Actor, Addr};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
@@ -139,7 +140,7 @@ impl Application {
                 settings.writer.buffer_capacity,
             ));
         }
-        let state = web::Data::new(AppState {
+        let state = actix_web::web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),
             registry: registry.clone(),
@@ -180,7 +181,8 @@ impl Application {
                 .configure(http::routes)
                 .into_app()
                 .configure(http::method_not_allowed(&allowed))
-                .default_service(web::to(http::not_found))
+                .configure(web::routes)
+                .default_service(actix_web::web::to(http::not_found))
         })
         .workers(workers)
         .disable_signals()

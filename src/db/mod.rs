@@ -2,6 +2,7 @@
 //! aggregate. Query functions take `&mut AsyncPgConnection` so they compose in transactions.
 
 pub mod accounts;
+pub mod activity;
 pub mod alerts;
 pub mod event_queries;
 pub mod events;

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::http::access::{OrgAccess, org_with_role};
 use crate::http::pagination::{Page, PageParams};
 use crate::http::projects::forget_project;
-use crate::http::validate::{check_name, check_slug, parse_role, slug_conflict};
+use crate::http::validate::{check_name, check_org_slug, parse_role, slug_conflict};
 
 /// An organization, with the caller's role in it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -146,7 +146,7 @@ pub async fn create_org(
     let name = check_name(&body.name)?;
     let new = NewOrganization {
         id: OrgId::new(),
-        slug: check_slug(&body.slug)?,
+        slug: check_org_slug(&body.slug)?,
         name,
     };
     let mut conn = state.pool.get().await?;

@@ -99,6 +99,20 @@ pub fn check_slug(slug: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// An organization's slug: a [`check_slug`] that is not one of the words the service's own
+/// paths start with (`web::RESERVED_SLUGS`: `api`, `login`, `static`, …), since the web UI
+/// serves an organization at `/{slug}`.
+pub fn check_org_slug(slug: &str) -> Result<&str, ApiError> {
+    let slug = check_slug(slug)?;
+    if crate::web::RESERVED_SLUGS.contains(&slug) {
+        return Err(ApiError::invalid_field(
+            "slug",
+            format!("the slug {slug:?} is reserved for the service's own pages; choose another"),
+        ));
+    }
+    Ok(slug)
+}
+
 /// A name, trimmed: 1 to 200 characters.
 pub fn check_name(name: &str) -> Result<&str, ApiError> {
     check_text("name", name)
