@@ -40,7 +40,7 @@ pub fn is_ui_path(path: &str) -> bool {
 /// Every page of the UI, in one scope that only takes UI paths (the API keeps its own JSON
 /// 404 and 405 answers). Registered after the API's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use pages::{auth, event, home, issue, issues, org};
+    use pages::{auth, event, home, issue, issues, org, settings};
     cfg.service(
         web::scope("")
             .guard(guard::fn_guard(|ctx| is_ui_path(ctx.head().uri.path())))
@@ -70,6 +70,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::post().to(issue::set_status),
             )
             .route("/{org}/{project}/events/{id}", web::get().to(event::show))
+            .route("/{org}/{project}/settings", web::get().to(settings::show))
+            .route(
+                "/{org}/{project}/settings/keys",
+                web::post().to(settings::create_key),
+            )
+            .route(
+                "/{org}/{project}/settings/keys/{key_id}/revoke",
+                web::post().to(settings::revoke_key),
+            )
+            .route(
+                "/{org}/{project}/settings/delete",
+                web::post().to(settings::delete),
+            )
             .default_service(web::to(not_found)),
     );
 }

@@ -658,3 +658,100 @@ async fn organization_slugs_cannot_shadow_the_service_paths() {
     let page = b.get("/").await;
     assert_eq!(page.location, "/acme");
 }
+
+#[actix_web::test]
+async fn project_settings_show_a_new_key_once_and_only_admins_manage_keys() {
+    let app = spawn_app().await;
+    let project = app.project("shop").await;
+    let admin = app.user("web-keys-admin@example.com").await;
+    join(&app, &admin, "admin").await;
+    let plain = member(&app, "web-keys-member@example.com").await;
+    let mut a = Browser::signed_in(&app, &admin).await;
+    let page = a.get("/test-org/shop/settings").await;
+    assert_eq!(page.status, 200);
+    let revoke_form = format!("/test-org/shop/settings/keys/{}/revoke", project.key_id);
+    assert!(page.body.contains(&revoke_form), "{}", page.body);
+    let created = a
+        .post(
+            "/test-org/shop/settings/keys",
+            &[("csrf", &page.csrf()), ("label", "ci")],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let at = created.body.find("<code id=\"new-key\">").unwrap() + 19;
+    let key = created.body[at..].split('<').next().unwrap().to_owned();
+    assert!(key.starts_with("mshr_"), "{key}");
+    let dsn = format!("{}@", key);
+    assert!(created.body.contains(&dsn) && created.body.contains("data-copy=\"new-dsn\""));
+    assert!(
+        created
+            .body
+            .contains("sentry_sdk.init(dsn=&quot;http://mshr_"),
+        "the Python snippet has the DSN"
+    );
+    // The key works, and is never shown again.
+    assert_eq!(
+        app.post_events(&key, &crate::helpers::event("via ui key"))
+            .await
+            .status(),
+        202
+    );
+    assert!(!a.get("/test-org/shop/settings").await.body.contains(&key));
+    // A member sees no key controls, and posting them is refused.
+    let mut m = Browser::signed_in(&app, &plain).await;
+    let page = m.get("/test-org/shop/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(&revoke_form) && !page.body.contains("/settings/keys\""));
+    let csrf = page.csrf();
+    for path in [
+        revoke_form.as_str(),
+        "/test-org/shop/settings/keys",
+        "/test-org/shop/settings/delete",
+    ] {
+        let res = m
+            .post(
+                path,
+                &[("csrf", csrf.as_str()), ("label", "x"), ("confirm", "shop")],
+            )
+            .await;
+        assert_eq!(res.status, 403, "{path}: {}", res.body);
+    }
+    assert_eq!(
+        app.post_events(&project.key, &crate::helpers::event("still works"))
+            .await
+            .status(),
+        202
+    );
+    // The admin revokes the fixture's key: ingestion refuses it at once.
+    let csrf = a.get("/test-org/shop/settings").await.csrf();
+    let res = a.post(&revoke_form, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(
+        (res.status, res.location.as_str()),
+        (StatusCode::SEE_OTHER, "/test-org/shop/settings")
+    );
+    assert_eq!(
+        app.post_events(&project.key, &crate::helpers::event("refused"))
+            .await
+            .status(),
+        401
+    );
+    // Deleting takes the slug typed out.
+    let wrong = a
+        .post(
+            "/test-org/shop/settings/delete",
+            &[("csrf", csrf.as_str()), ("confirm", "nope")],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    let gone = a
+        .post(
+            "/test-org/shop/settings/delete",
+            &[("csrf", csrf.as_str()), ("confirm", "shop")],
+        )
+        .await;
+    assert_eq!(
+        (gone.status, gone.location.as_str()),
+        (StatusCode::SEE_OTHER, "/test-org")
+    );
+    assert_eq!(a.get("/test-org/shop/issues").await.status, 404);
+}

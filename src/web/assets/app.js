@@ -75,3 +75,18 @@
   source.onerror = function () { say("Live updates paused; reload to catch up."); };
   source.onopen = function () { say("Live: new issues appear here as they arrive."); };
 })();
+
+// Copy buttons (hidden without JavaScript): copy the text of the element they name.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var target = document.getElementById(button.dataset.copy);
+    if (!target || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(target.textContent).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  });
+})();

@@ -160,6 +160,7 @@ fn template(
         &project_crumbs(access, project),
         html! {
             h1 { "Issues" span.muted { " · " (project.name) } }
+            p { a href={ "/" (access.org.slug) "/" (project.slug) "/settings" } { "Project settings, keys and SDK setup" } }
             nav.tabs aria-label="Issue status" {
                 @for s in STATUSES {
                     a href={ (base) "?" (view.query(s, None)) }

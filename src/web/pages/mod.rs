@@ -6,6 +6,7 @@ pub mod home;
 pub mod issue;
 pub mod issues;
 pub mod org;
+pub mod settings;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::LOCATION;
