@@ -755,3 +755,55 @@ async fn project_settings_show_a_new_key_once_and_only_admins_manage_keys() {
     );
     assert_eq!(a.get("/test-org/shop/issues").await.status, 404);
 }
+
+/// Not part of the suite (`#[ignore]`): times the issues page of a project with 1,000
+/// issues and 100,000 events over the last 24 hours, 200 requests, and prints p50/p95/max
+/// as seen by the client on loopback (an upper bound of the server time). Run with
+/// `cargo test --release --test api -- --ignored issues_page_timing --nocapture`.
+#[actix_web::test]
+#[ignore]
+async fn issues_page_timing() {
+    let app = spawn_app().await;
+    let project = app.project("big").await;
+    let user = member(&app, "web-timing@example.com").await;
+    let now = Utc::now();
+    for chunk in 0..100 {
+        let events = (0..1000)
+            .map(|i| {
+                let n = chunk * 1000 + i;
+                let mut e =
+                    issue_event(&format!("issue {}", n % 1000), "error", "production", "1.0");
+                e["tags"] = json!({ "region": format!("r{}", n % 7) });
+                (e, now - Duration::seconds((n % 86_000) as i64))
+            })
+            .collect();
+        seed(&app, project.id, events).await;
+    }
+    let mut b = Browser::signed_in(&app, &user).await;
+    for path in [
+        "/test-org/big/issues",
+        "/test-org/big/issues?sort=times_seen",
+        "/test-org/big/issues?q=issue%2099",
+        "/test-org/big/issues?environment=production",
+        "/test-org/big/issues?release=2.0",
+    ] {
+        let mut times = Vec::new();
+        for i in 0..60 {
+            let started = std::time::Instant::now();
+            let page = b.get(path).await;
+            assert_eq!(page.status, 200);
+            if i >= 10 {
+                times.push(started.elapsed());
+            }
+        }
+        times.sort();
+        let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        println!(
+            "issues page {path}, 1000 issues / 100000 events, {} requests: p50 {:?} p95 {:?} max {:?}",
+            times.len(),
+            p(0.5),
+            p(0.95),
+            times.last().unwrap()
+        );
+    }
+}
