@@ -30,4 +30,5 @@ mod sentry;
 mod spool;
 mod stats;
 mod storable;
+mod stream;
 mod writer;
