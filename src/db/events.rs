@@ -179,70 +179,80 @@ pub async fn write_batch(
         cols.push(e);
     }
 
-    let (upserted, reopened) = conn
-        .transaction(async |conn| {
-            let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
-                .bind::<SqlUuid, _>(project_id)
-                .bind::<Array<SqlUuid>, _>(&ids)
-                .bind::<Array<Text>, _>(&hashes)
-                .bind::<Array<Jsonb>, _>(&fps)
-                .bind::<Array<Text>, _>(&titles)
-                .bind::<Array<Nullable<Text>>, _>(&culprits)
-                .bind::<Array<Text>, _>(&levels)
-                .bind::<Array<Timestamptz>, _>(&firsts)
-                .bind::<Array<Timestamptz>, _>(&lasts)
-                .bind::<Array<BigInt>, _>(&counts)
-                .load(conn)
-                .await?;
-            let resolved: Vec<IssueId> = upserted
-                .iter()
-                .filter(|u| u.status == IssueStatus::Resolved)
-                .map(|u| u.id)
-                .collect();
-            let reopened: Vec<ReopenedIssue> = if resolved.is_empty() {
-                Vec::new()
-            } else {
-                diesel::sql_query(REOPEN_ISSUES)
-                    .bind::<Array<SqlUuid>, _>(&resolved)
-                    .load(conn)
-                    .await?
-            };
-            let issue_of: HashMap<&str, IssueId> = upserted
-                .iter()
-                .map(|u| (u.fingerprint_hash.as_str(), u.id))
-                .collect();
-            let issue_ids: Vec<IssueId> = batch
-                .iter()
-                .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
-                .collect::<Option<_>>()
-                .ok_or(diesel::result::Error::NotFound)?;
-            diesel::sql_query(INSERT_EVENTS)
-                .bind::<SqlUuid, _>(project_id)
-                .bind::<Array<SqlUuid>, _>(&cols.id)
-                .bind::<Array<Timestamptz>, _>(&cols.received_at)
-                .bind::<Array<SqlUuid>, _>(&issue_ids)
-                .bind::<Array<Nullable<SqlUuid>>, _>(&cols.event_id)
-                .bind::<Array<Timestamptz>, _>(&cols.timestamp)
-                .bind::<Array<Text>, _>(&cols.level)
-                .bind::<Array<Text>, _>(&cols.message)
-                .bind::<Array<Nullable<Text>>, _>(&cols.platform)
-                .bind::<Array<Nullable<Text>>, _>(&cols.release)
-                .bind::<Array<Nullable<Text>>, _>(&cols.environment)
-                .bind::<Array<Nullable<Text>>, _>(&cols.server_name)
-                .bind::<Array<Nullable<Text>>, _>(&cols.transaction)
-                .bind::<Array<Nullable<Text>>, _>(&cols.logger)
-                .bind::<Array<Jsonb>, _>(&cols.tags)
-                .bind::<Array<Nullable<Jsonb>>, _>(&cols.exception)
-                .bind::<Array<Nullable<Jsonb>>, _>(&cols.breadcrumbs)
-                .bind::<Array<Nullable<Jsonb>>, _>(&cols.user_data)
-                .bind::<Array<Nullable<Jsonb>>, _>(&cols.contexts)
-                .bind::<Array<Jsonb>, _>(&cols.extra)
-                .execute(conn)
-                .await?;
-            Ok::<_, DbError>((upserted, reopened))
-        })
-        .await?;
+    let mut committed = None;
+    conn.transaction(async |conn| {
+        let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
+            .bind::<SqlUuid, _>(project_id)
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<Text>, _>(&hashes)
+            .bind::<Array<Jsonb>, _>(&fps)
+            .bind::<Array<Text>, _>(&titles)
+            .bind::<Array<Nullable<Text>>, _>(&culprits)
+            .bind::<Array<Text>, _>(&levels)
+            .bind::<Array<Timestamptz>, _>(&firsts)
+            .bind::<Array<Timestamptz>, _>(&lasts)
+            .bind::<Array<BigInt>, _>(&counts)
+            .load(conn)
+            .await?;
+        let reopened = reopen_resolved(conn, &upserted).await?;
+        let issue_of: HashMap<&str, IssueId> = upserted
+            .iter()
+            .map(|u| (u.fingerprint_hash.as_str(), u.id))
+            .collect();
+        let issue_ids: Vec<IssueId> = batch
+            .iter()
+            .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
+            .collect::<Option<_>>()
+            .ok_or(diesel::result::Error::NotFound)?;
+        committed = Some((upserted, reopened));
+        diesel::sql_query(INSERT_EVENTS)
+            .bind::<SqlUuid, _>(project_id)
+            .bind::<Array<SqlUuid>, _>(&cols.id)
+            .bind::<Array<Timestamptz>, _>(&cols.received_at)
+            .bind::<Array<SqlUuid>, _>(&issue_ids)
+            .bind::<Array<Nullable<SqlUuid>>, _>(&cols.event_id)
+            .bind::<Array<Timestamptz>, _>(&cols.timestamp)
+            .bind::<Array<Text>, _>(&cols.level)
+            .bind::<Array<Text>, _>(&cols.message)
+            .bind::<Array<Nullable<Text>>, _>(&cols.platform)
+            .bind::<Array<Nullable<Text>>, _>(&cols.release)
+            .bind::<Array<Nullable<Text>>, _>(&cols.environment)
+            .bind::<Array<Nullable<Text>>, _>(&cols.server_name)
+            .bind::<Array<Nullable<Text>>, _>(&cols.transaction)
+            .bind::<Array<Nullable<Text>>, _>(&cols.logger)
+            .bind::<Array<Jsonb>, _>(&cols.tags)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.exception)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.breadcrumbs)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.user_data)
+            .bind::<Array<Nullable<Jsonb>>, _>(&cols.contexts)
+            .bind::<Array<Jsonb>, _>(&cols.extra)
+            .execute(conn)
+            .await
+            .map_err(DbError::from)
+    })
+    .await?;
+    let (upserted, reopened) = committed.ok_or(diesel::result::Error::NotFound)?;
     Ok(facts(project_id, batch, upserted, &reopened))
+}
+
+/// Reopens the issues the upsert found resolved (a regression): one `UPDATE` of rows this
+/// transaction already locks, and none at all when nothing regressed.
+async fn reopen_resolved(
+    conn: &mut AsyncPgConnection,
+    upserted: &[UpsertedIssue],
+) -> Result<Vec<ReopenedIssue>, DbError> {
+    let resolved: Vec<IssueId> = upserted
+        .iter()
+        .filter(|u| u.status == IssueStatus::Resolved)
+        .map(|u| u.id)
+        .collect();
+    if resolved.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(REOPEN_ISSUES)
+        .bind::<Array<SqlUuid>, _>(&resolved)
+        .load(conn)
+        .await?)
 }
 
 /// The facts of a committed batch: each upserted issue with its new state and its events.

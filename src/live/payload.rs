@@ -24,7 +24,8 @@ pub const MAX_PAYLOAD: usize = 7900;
 pub struct Notice {
     #[serde(rename = "p")]
     pub project_id: ProjectId,
-    /// The earliest and latest receive time of the notice's events, in µs since the epoch.
+    /// The earliest and latest receive time of the notice's events, in µs since the epoch
+    /// (widened by 1 µs each way).
     #[serde(rename = "f")]
     pub from_us: i64,
     #[serde(rename = "t")]
@@ -153,10 +154,12 @@ impl Building {
 
     fn finish(self) -> String {
         let (from, to) = self.range.unwrap_or_default();
+        // One microsecond of margin each side: the database keeps microseconds, a receive
+        // time may carry nanoseconds.
         let notice = Notice {
             project_id: self.project_id,
-            from_us: from.timestamp_micros(),
-            to_us: to.timestamp_micros(),
+            from_us: from.timestamp_micros() - 1,
+            to_us: to.timestamp_micros() + 1,
             issues: self.issues,
         };
         serde_json::to_string(&notice).unwrap_or_default()

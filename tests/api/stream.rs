@@ -160,6 +160,14 @@ async fn only_members_may_open_a_stream() {
     .await;
     let anonymous = app.get(&path).await;
     assert_eq!(anonymous.status(), 401);
+
+    // Documented as an event stream.
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let route = &doc["paths"]["/api/v1/orgs/{org}/projects/{project}/stream"]["get"];
+    assert!(
+        route["responses"]["200"]["content"]["text/event-stream"].is_object(),
+        "{route}"
+    );
 }
 
 /// Two servers on one database: an event ingested through A reaches a stream opened on B,
