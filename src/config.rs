@@ -49,8 +49,8 @@ pub struct StreamSettings {
     pub heartbeat_secs: u64,
     /// The `retry:` hint: how long a client waits before reconnecting.
     pub retry_ms: u64,
-    /// Messages (one committed batch's worth each) a client may be behind before it is
-    /// disconnected.
+    /// Messages (one committed batch's worth each) a client may be behind; one that stays
+    /// that far behind for 2 s is disconnected.
     pub client_buffer: usize,
 }
 

@@ -7,9 +7,9 @@
 //! `stream.heartbeat_secs`, a `retry:` hint first.
 //!
 //! Each client has a bounded channel of `stream.client_buffer` messages, fed by a small task
-//! from the node's broadcast. A client that lets it fill (it does not read, or reads too
-//! slowly), or that falls behind the broadcast, is disconnected and counted — never buffered
-//! without bound. Since a client that does not read also stops the server from writing (so
+//! from the node's broadcast. A client that lets it fill and stay full for 2 s (it does not
+//! read, or reads too slowly), or that falls behind the broadcast, is disconnected and
+//! counted — never buffered without bound. Since a client that does not read also stops the server from writing (so
 //! actix-web no longer polls the response), the task shuts the connection's socket down
 //! itself; the socket's send buffer is kept small for the same reason.
 
@@ -34,6 +34,9 @@ use crate::live::{LiveBatch, LiveHub, Subscription};
 /// beyond its channel (Linux doubles the value for its bookkeeping).
 const SOCKET_SEND_BUFFER: usize = 64 * 1024;
 
+/// How long a client's channel may stay full before the client counts as too slow.
+const SLOW_AFTER: Duration = Duration::from_secs(2);
+
 /// The heartbeat comment.
 const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 
@@ -48,7 +51,7 @@ const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 hint first, then for each committed batch `event: issue` (data: the issue as `GET …/issues/{id}` \
 answers it) and `event: event` (data: `{\"id\",\"issue_id\",\"received_at\",\"level\",\"message\"}`, \
 the message cut to 200 characters) per stored event; a comment line every `stream.heartbeat_secs`. \
-A client that falls `stream.client_buffer` messages behind is disconnected."),
+A client that stays `stream.client_buffer` messages behind for 2 s is disconnected."),
         (status = 401), (status = 404)))]
 #[get("/api/v1/orgs/{org}/projects/{project}/stream")]
 pub async fn stream(
@@ -116,9 +119,17 @@ async fn feed(
             () = tx.closed() => break End::Done,
             _ = sub.closed.wait_for(|closed| *closed) => break End::Done,
         };
+        // A full channel gets a short grace (the response may simply not have been polled
+        // yet: it runs on the same worker thread); one that stays full is a slow client.
         match tx.try_send(message) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => break End::Slow,
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                match tokio::time::timeout(SLOW_AFTER, tx.send(message)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break End::Done,
+                    Err(_) => break End::Slow,
+                }
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => break End::Done,
         }
     };

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::helpers::fixtures::TEST_ORG;
 use crate::helpers::{
-    PrivateCluster, SseMessage, TestApp, TestProject, check_cases, event, member, named,
+    PrivateCluster, SseMessage, SseStream, TestApp, TestProject, check_cases, event, member, named,
     seed_with_facts, spawn_app, spawn_app_on, spawn_app_with,
 };
 
@@ -216,14 +216,33 @@ async fn a_client_that_stops_reading_is_cut_off_and_nothing_else_suffers() {
     let n = slow.read(&mut first).await.unwrap();
     assert!(first[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &first[..n]);
 
-    // The reading client, on its own task.
-    let mut fast = app.stream(&user, TEST_ORG, "busy").await;
+    // The reading client, on a thread and runtime of its own (so the test's posting does not
+    // starve it).
     const BATCHES: usize = 6;
     const PER_BATCH: usize = 1000;
-    let reader = actix_web::rt::spawn(async move {
-        fast.collect_until(60, |m| named(m, "event").len() >= BATCHES * PER_BATCH)
-            .await
+    let (url, token) = (format!("{}{path}", app.address), user.token.clone());
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let res = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let mut fast = SseStream::new(res);
+            opened_tx.send(()).unwrap();
+            fast.collect_until(60, |m| named(m, "event").len() >= BATCHES * PER_BATCH)
+                .await
+        })
     });
+    actix_web::rt::task::spawn_blocking(move || opened.recv().unwrap())
+        .await
+        .unwrap();
 
     let long = "x".repeat(300);
     for b in 0..BATCHES {
@@ -261,8 +280,12 @@ async fn a_client_that_stops_reading_is_cut_off_and_nothing_else_suffers() {
     assert_eq!(app.get("/health/ready").await.status(), 200);
     let s = app.assert_accounted(p.id).await;
     assert_eq!(s.stored as usize, BATCHES * PER_BATCH, "{s:?}");
-    let got = reader.await.unwrap();
+    let got = actix_web::rt::task::spawn_blocking(move || reader.join().unwrap())
+        .await
+        .unwrap();
     assert_eq!(streamed_rows(&got), stored_rows(&app, p.id).await);
+    // Only the slow client was cut off.
+    assert_eq!(metric(&app, series).await, 1);
 }
 
 /// The database restarts under an open stream: the stream stays open, the listener

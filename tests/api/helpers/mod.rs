@@ -35,5 +35,5 @@ pub use fixtures::{
     TestProject, create_project, join, member, newest_first, seed, seed_with_facts, today,
 };
 pub use process::{ServerProcess, mesher_command};
-pub use sse::{SseMessage, named};
+pub use sse::{SseMessage, SseStream, named};
 pub use users::TestUser;

@@ -39,6 +39,13 @@ impl TestApp {
             .send()
             .await
             .expect("request sent");
+        SseStream::new(res)
+    }
+}
+
+impl SseStream {
+    /// Reads `res`, which must be a stream (200, `text/event-stream`).
+    pub fn new(res: reqwest::Response) -> Self {
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "text/event-stream");
         SseStream {
@@ -48,9 +55,7 @@ impl TestApp {
             comments: 0,
         }
     }
-}
 
-impl SseStream {
     /// The next message, waiting at most until `deadline`; `None` at the deadline or when
     /// the stream ends.
     pub async fn next_before(&mut self, deadline: Instant) -> Option<SseMessage> {
