@@ -38,6 +38,32 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub node: NodeSettings,
+    #[serde(default)]
+    pub stream: StreamSettings,
+}
+
+/// The live stream (`GET …/projects/{project}/stream`, Server-Sent Events).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StreamSettings {
+    /// A comment is sent to every stream this often, so proxies keep it open and a client
+    /// notices a dead connection.
+    pub heartbeat_secs: u64,
+    /// The `retry:` hint: how long a client waits before reconnecting.
+    pub retry_ms: u64,
+    /// Messages (one committed batch's worth each) a client may be behind; one that stays
+    /// that far behind for 2 s is disconnected.
+    pub client_buffer: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_secs: 15,
+            retry_ms: 3000,
+            client_buffer: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -373,6 +399,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.stream.heartbeat_secs == 0 {
+            return Err(invalid("stream.heartbeat_secs", "must be at least 1"));
+        }
+        if self.stream.client_buffer == 0 {
+            return Err(invalid("stream.client_buffer", "must be at least 1"));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(invalid(
                 "log.level",
@@ -499,6 +531,14 @@ mod tests {
                 Box::new(|s| s.http.public_url = "example.com".into()),
             ),
             ("writer.batch_size", Box::new(|s| s.writer.batch_size = 0)),
+            (
+                "stream.heartbeat_secs",
+                Box::new(|s| s.stream.heartbeat_secs = 0),
+            ),
+            (
+                "stream.client_buffer",
+                Box::new(|s| s.stream.client_buffer = 0),
+            ),
             (
                 "writer.buffer_capacity",
                 Box::new(|s| s.writer.buffer_capacity = 1),

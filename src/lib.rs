@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod live;
 pub mod telemetry;
 pub mod web;
 
@@ -38,6 +39,11 @@ use crate::http::metrics::Metrics;
 use crate::ingest::WriterRegistry;
 use crate::jobs::node_run::{self, NodeRun};
 use crate::jobs::partitions::{Maintain, PartitionMaintainer};
+use crate::live::LiveHub;
+
+/// Batches of facts waiting for the live stream's publisher, and notices waiting for its
+/// loader, before more are left out (counted).
+const LIVE_QUEUE: usize = 1024;
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
@@ -55,6 +61,8 @@ pub struct AppState {
     pub dummy_hash: String,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+    /// This node's live stream subscribers.
+    pub live: LiveHub,
 }
 
 /// A built, bound, not yet running server.
@@ -67,6 +75,7 @@ pub struct Application {
     registry: WriterRegistry,
     /// This process's run record and heartbeat (marked stopped after the drain).
     node_run: Addr<NodeRun>,
+    live: LiveHub,
 }
 
 impl Application {
@@ -117,12 +126,33 @@ impl Application {
             }
             None => (None, Vec::new()),
         };
+        // The live stream: the writers' facts → this node's NOTIFY publisher; this node's
+        // LISTEN → the loader → the hub's subscribers (docs/architecture.md, "The live stream").
+        let facts = ingest::FactsBus::new();
+        let live = LiveHub::new();
+        let (notices_tx, notices_rx) = tokio::sync::mpsc::channel(LIVE_QUEUE);
+        actix_rt::spawn(live::publish::run(
+            settings.database.url.clone(),
+            facts.subscribe("stream", LIVE_QUEUE),
+            live.clone(),
+        ));
+        actix_rt::spawn(live::listen::run(
+            settings.database.url.clone(),
+            live.clone(),
+            notices_tx,
+        ));
+        actix_rt::spawn(http::stream::load_notices(
+            pool.clone(),
+            live.clone(),
+            notices_rx,
+        ));
         // Writers run on their own arbiters, started once here (not per HTTP worker).
         let registry = WriterRegistry::with_spool(
             pool.clone(),
             settings.writer_settings(),
             settings.writer.arbiters,
             spool.clone(),
+            facts,
         );
         let node_run = {
             let (pool, registry) = (pool.clone(), registry.clone());
@@ -163,6 +193,7 @@ impl Application {
             .await
             .context("computing the dummy password hash")?,
             openapi_json: serde_json::to_string(&document)?,
+            live: live.clone(),
         });
         let allowed = http::allowed_methods(&document);
         let workers = match settings.http.workers {
@@ -184,6 +215,7 @@ impl Application {
                 .configure(web::routes)
                 .default_service(actix_web::web::to(http::not_found))
         })
+        .on_connect(http::stream::on_connect)
         .workers(workers)
         .disable_signals()
         .listen(listener)?
@@ -194,6 +226,7 @@ impl Application {
             _partitions: partitions,
             registry,
             node_run,
+            live,
         })
     }
 
@@ -226,6 +259,9 @@ impl Application {
             result = &mut server => result,
             () = stop => {
                 tracing::info!("shutting down: stopping the HTTP server");
+                // Live streams never end by themselves: end them, so the graceful stop
+                // does not wait for them.
+                self.live.close();
                 handle.stop(true).await;
                 server.await
             }

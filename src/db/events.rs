@@ -2,21 +2,32 @@
 //!
 //! 1. The batch is aggregated by fingerprint in memory, then one `INSERT … SELECT FROM
 //!    unnest(…) ON CONFLICT (project_id, fingerprint_hash) DO UPDATE` upserts every issue it
-//!    touches (times_seen added, first/last seen widened, level raised to the maximum, a
-//!    resolved issue reopened) and returns their ids.
+//!    touches (times_seen added, first/last seen widened, level raised to the maximum) and
+//!    returns each one's id, whether it was created (`xmax = 0`) and its state — including
+//!    its status, which the upsert leaves alone, so what comes back is the status the batch
+//!    found (read from the locked, latest row version, exact under concurrency).
+//!    Issues found resolved are then reopened by one `UPDATE` of exactly those rows (a
+//!    regression); they are already locked by this transaction, so it adds no lock and no
+//!    lock-order risk, and it runs only when something regressed.
 //! 2. One `INSERT … SELECT FROM unnest(…)` inserts every event: one array per column, so
 //!    twenty bind parameters and one plan whatever the batch size.
+//!
+//! The committed batch is described by [`BatchFacts`]: which issues were created or
+//! regressed, their new state, and the events each one got.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::DbError;
-use crate::domain::{EventId, IssueId, Level, PendingEvent, ProjectId};
+use crate::domain::facts::{SHORT_MESSAGE_CHARS, short};
+use crate::domain::{
+    BatchFacts, EventFact, EventId, IssueFact, IssueId, IssueStatus, Level, PendingEvent, ProjectId,
+};
 
 /// One issue's share of a batch.
 struct IssueAgg<'a> {
@@ -59,6 +70,17 @@ struct UpsertedIssue {
     id: IssueId,
     #[diesel(sql_type = Text)]
     fingerprint_hash: String,
+    #[diesel(sql_type = Bool)]
+    created: bool,
+    /// The status the batch found (the upsert does not change it).
+    #[diesel(sql_type = Text)]
+    status: IssueStatus,
+    #[diesel(sql_type = BigInt)]
+    times_seen: i64,
+    #[diesel(sql_type = Text)]
+    level: Level,
+    #[diesel(sql_type = Timestamptz)]
+    last_seen: DateTime<Utc>,
 }
 
 const UPSERT_ISSUES: &str = "\
@@ -77,9 +99,20 @@ ON CONFLICT (project_id, fingerprint_hash) DO UPDATE SET
         WHEN array_position(ARRAY['debug','info','warning','error','fatal'], EXCLUDED.level)
            > array_position(ARRAY['debug','info','warning','error','fatal'], issues.level)
         THEN EXCLUDED.level ELSE issues.level END,
-    status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END,
     updated_at = now()
-RETURNING id, fingerprint_hash";
+RETURNING id, fingerprint_hash, (xmax = 0) AS created, status, times_seen, level, last_seen";
+
+/// Reopens the issues the upsert found resolved (rows this transaction already locks).
+const REOPEN_ISSUES: &str = "\
+UPDATE issues SET status = 'unresolved', updated_at = now()
+WHERE id = ANY($1) AND status = 'resolved'
+RETURNING id";
+
+#[derive(diesel::QueryableByName)]
+struct ReopenedIssue {
+    #[diesel(sql_type = SqlUuid)]
+    id: IssueId,
+}
 
 const INSERT_EVENTS: &str = "\
 INSERT INTO events (id, received_at, project_id, issue_id, event_id, \"timestamp\", level, message,
@@ -101,14 +134,17 @@ fn json<T: serde::Serialize>(value: &T) -> Value {
 }
 
 /// Stores `batch` (all of `project_id`) in one transaction: issues upserted, events inserted.
-/// Returns how many events were inserted.
+/// Returns what the committed batch did ([`BatchFacts`]).
 pub async fn write_batch(
     conn: &mut AsyncPgConnection,
     project_id: ProjectId,
     batch: &[PendingEvent],
-) -> Result<usize, DbError> {
+) -> Result<BatchFacts, DbError> {
     if batch.is_empty() {
-        return Ok(0);
+        return Ok(BatchFacts {
+            project_id,
+            issues: Vec::new(),
+        });
     }
     let issues = aggregate(batch);
     let n = issues.len();
@@ -143,6 +179,7 @@ pub async fn write_batch(
         cols.push(e);
     }
 
+    let mut committed = None;
     conn.transaction(async |conn| {
         let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
             .bind::<SqlUuid, _>(project_id)
@@ -157,6 +194,7 @@ pub async fn write_batch(
             .bind::<Array<BigInt>, _>(&counts)
             .load(conn)
             .await?;
+        let reopened = reopen_resolved(conn, &upserted).await?;
         let issue_of: HashMap<&str, IssueId> = upserted
             .iter()
             .map(|u| (u.fingerprint_hash.as_str(), u.id))
@@ -166,6 +204,7 @@ pub async fn write_batch(
             .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
             .collect::<Option<_>>()
             .ok_or(diesel::result::Error::NotFound)?;
+        committed = Some((upserted, reopened));
         diesel::sql_query(INSERT_EVENTS)
             .bind::<SqlUuid, _>(project_id)
             .bind::<Array<SqlUuid>, _>(&cols.id)
@@ -191,7 +230,74 @@ pub async fn write_batch(
             .await
             .map_err(DbError::from)
     })
-    .await
+    .await?;
+    let (upserted, reopened) = committed.ok_or(diesel::result::Error::NotFound)?;
+    Ok(facts(project_id, batch, upserted, &reopened))
+}
+
+/// Reopens the issues the upsert found resolved (a regression): one `UPDATE` of rows this
+/// transaction already locks, and none at all when nothing regressed.
+async fn reopen_resolved(
+    conn: &mut AsyncPgConnection,
+    upserted: &[UpsertedIssue],
+) -> Result<Vec<ReopenedIssue>, DbError> {
+    let resolved: Vec<IssueId> = upserted
+        .iter()
+        .filter(|u| u.status == IssueStatus::Resolved)
+        .map(|u| u.id)
+        .collect();
+    if resolved.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(REOPEN_ISSUES)
+        .bind::<Array<SqlUuid>, _>(&resolved)
+        .load(conn)
+        .await?)
+}
+
+/// The facts of a committed batch: each upserted issue with its new state and its events.
+fn facts(
+    project_id: ProjectId,
+    batch: &[PendingEvent],
+    upserted: Vec<UpsertedIssue>,
+    reopened: &[ReopenedIssue],
+) -> BatchFacts {
+    let mut events: HashMap<&str, Vec<EventFact>> = HashMap::with_capacity(upserted.len());
+    for e in batch {
+        events
+            .entry(e.fingerprint.hash.as_str())
+            .or_default()
+            .push(EventFact {
+                id: e.id,
+                received_at: e.received_at,
+                level: e.event.level,
+                environment: e.event.environment.clone(),
+                message: short(&e.event.message, SHORT_MESSAGE_CHARS).to_owned(),
+            });
+    }
+    let issues = upserted
+        .into_iter()
+        .map(|u| {
+            let regressed = reopened.iter().any(|r| r.id == u.id);
+            IssueFact {
+                issue_id: u.id,
+                created: u.created,
+                regressed,
+                times_seen: u.times_seen,
+                status: if regressed {
+                    IssueStatus::Unresolved
+                } else {
+                    u.status
+                },
+                level: u.level,
+                last_seen: u.last_seen,
+                events: events
+                    .remove(u.fingerprint_hash.as_str())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    BatchFacts { project_id, issues }
 }
 
 /// The batch as one array per `events` column.

@@ -205,6 +205,20 @@ pub async fn find(
         .optional()
 }
 
+/// The project's issues among `ids` (any order; unknown ids are left out).
+pub async fn find_many(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    ids: &[IssueId],
+) -> QueryResult<Vec<Issue>> {
+    issues::table
+        .filter(issues::project_id.eq(project_id))
+        .filter(issues::id.eq_any(ids))
+        .select(Issue::as_select())
+        .load(conn)
+        .await
+}
+
 /// Sets the status of the project's issue `issue_id`; `None` when there is no such issue.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,

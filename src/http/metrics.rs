@@ -19,6 +19,8 @@ use crate::AppState;
 use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::ingest::WriterRegistry;
+use crate::live::LiveHub;
+use std::sync::atomic::Ordering;
 
 /// This application's Prometheus recorder.
 pub struct Metrics {
@@ -54,6 +56,26 @@ impl Default for Metrics {
             metrics::describe_counter!(
                 "mesher_writer_restarts_total",
                 "Times a project's storage writer was restarted after a crash."
+            );
+            metrics::describe_gauge!(
+                "mesher_stream_clients",
+                "Open live streams (GET …/stream) on this node."
+            );
+            metrics::describe_counter!(
+                "mesher_stream_clients_dropped_total",
+                "Live stream clients disconnected because they did not keep up (reason=slow)."
+            );
+            metrics::describe_counter!(
+                "mesher_stream_notifications_total",
+                "Live stream notifications: result=sent or failed (this node's NOTIFYs), received (LISTEN), dropped (received, wanted here, left out: loader behind)."
+            );
+            metrics::describe_counter!(
+                "mesher_stream_listener_reconnects_total",
+                "Times the live stream listener connected again after losing its connection."
+            );
+            metrics::describe_counter!(
+                "mesher_facts_dropped_total",
+                "Committed batches' facts a consumer lost because its channel was full (consumer=stream, …); the events are stored regardless."
             );
             metrics::describe_gauge!(
                 "mesher_events_buffered",
@@ -94,9 +116,29 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The current counters of every project, as Prometheus text.
-    pub fn render(&self, registry: &WriterRegistry) -> String {
+    /// The current counters of every project and of the node's live stream, as Prometheus
+    /// text.
+    pub fn render(&self, registry: &WriterRegistry, live: &LiveHub) -> String {
         metrics::with_local_recorder(&self.recorder, || {
+            let c = live.counters();
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+            metrics::gauge!("mesher_stream_clients").set(live.clients() as f64);
+            metrics::counter!("mesher_stream_clients_dropped_total", "reason" => "slow")
+                .absolute(load(&c.clients_dropped_slow));
+            for (result, n) in [
+                ("sent", &c.notices_sent),
+                ("failed", &c.notices_failed),
+                ("received", &c.notices_received),
+                ("dropped", &c.notices_dropped),
+            ] {
+                metrics::counter!("mesher_stream_notifications_total", "result" => result)
+                    .absolute(load(n));
+            }
+            metrics::counter!("mesher_stream_listener_reconnects_total")
+                .absolute(load(&c.listener_reconnects));
+            for (consumer, n) in registry.facts().dropped() {
+                metrics::counter!("mesher_facts_dropped_total", "consumer" => consumer).absolute(n);
+            }
             for (project_id, s) in registry.snapshots() {
                 let p = project_id.to_string();
                 metrics::counter!("mesher_events_accepted_total", "project_id" => p.clone())
@@ -180,7 +222,7 @@ pub async fn scrape(
     check_token(&req, state.settings.metrics.token.as_ref())?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.registry)))
+        .body(state.metrics.render(&state.registry, &state.live)))
 }
 
 #[cfg(test)]

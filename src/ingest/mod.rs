@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod buffer;
 pub mod decode;
+pub mod facts;
 pub mod rate;
 pub mod registry;
 pub mod spool;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;
 
+pub use facts::FactsBus;
 pub use registry::WriterRegistry;
 
 /// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live

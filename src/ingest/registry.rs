@@ -12,6 +12,7 @@ use crate::domain::ProjectId;
 use actix::prelude::*;
 use dashmap::DashMap;
 
+use super::facts::FactsBus;
 use super::spool::{Spool, SpoolError};
 use super::writer::{Crash, Drain, Retire, StorageWriter, Wake};
 use super::{CounterSnapshot, ProjectDeleted, ProjectShared};
@@ -34,6 +35,8 @@ struct Inner {
     pool: DbPool,
     settings: WriterSettings,
     spool: Option<Spool>,
+    /// Where writers hand the facts of each committed batch.
+    facts: FactsBus,
 }
 
 /// Why accepted events could not be taken in.
@@ -54,15 +57,17 @@ pub struct WriterRegistry {
 impl WriterRegistry {
     /// A registry whose writers run on `arbiters` dedicated threads. Call inside a System.
     pub fn new(pool: DbPool, settings: WriterSettings, arbiters: usize) -> Self {
-        Self::with_spool(pool, settings, arbiters, None)
+        Self::with_spool(pool, settings, arbiters, None, FactsBus::new())
     }
 
-    /// The same, with the node's durable spool (see [`Self::accept`]).
+    /// The same, with the node's durable spool (see [`Self::accept`]) and the bus the
+    /// writers publish each committed batch's facts to.
     pub fn with_spool(
         pool: DbPool,
         settings: WriterSettings,
         arbiters: usize,
         spool: Option<Spool>,
+        facts: FactsBus,
     ) -> Self {
         let arbiters = (0..arbiters.max(1))
             .map(|_| Arbiter::new().handle())
@@ -75,6 +80,7 @@ impl WriterRegistry {
                 pool,
                 settings,
                 spool,
+                facts,
             }),
         }
     }
@@ -83,7 +89,10 @@ impl WriterRegistry {
         let i = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         let arbiter = &self.inner.arbiters[i % self.inner.arbiters.len()];
         let (pool, settings) = (self.inner.pool.clone(), self.inner.settings.clone());
-        Supervisor::start_in_arbiter(arbiter, move |_| StorageWriter::new(shared, pool, settings))
+        let facts = self.inner.facts.clone();
+        Supervisor::start_in_arbiter(arbiter, move |_| {
+            StorageWriter::new(shared, pool, settings, facts)
+        })
     }
 
     fn handle(&self, project_id: ProjectId) -> Handle {
@@ -110,6 +119,11 @@ impl WriterRegistry {
             ProjectShared::new(project_id, s.buffer_capacity, rate)
                 .with_spool(self.inner.spool.clone()),
         )
+    }
+
+    /// The bus the writers publish committed batches' facts to.
+    pub fn facts(&self) -> &FactsBus {
+        &self.inner.facts
     }
 
     /// The node's durable spool, when `writer.spool_dir` is set.

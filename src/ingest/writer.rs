@@ -22,27 +22,36 @@ use futures_util::FutureExt;
 use rand::Rng;
 
 use super::ProjectShared;
+use super::facts::FactsBus;
 use crate::config::WriterSettings;
 use crate::db::failure::Failure;
 use crate::db::{self, DbError, DbPool};
-use crate::domain::{EventId, PendingEvent};
+use crate::domain::{BatchFacts, EventId, PendingEvent};
 
 /// The writer of one project.
 pub struct StorageWriter {
     shared: Arc<ProjectShared>,
     pool: DbPool,
     settings: WriterSettings,
+    /// Where the facts of each committed batch go (never waited on).
+    facts: FactsBus,
     /// The flush timer; cancelled when the project is deleted, after which the actor ends
     /// as soon as its last address is dropped.
     timer: Option<SpawnHandle>,
 }
 
 impl StorageWriter {
-    pub fn new(shared: Arc<ProjectShared>, pool: DbPool, settings: WriterSettings) -> Self {
+    pub fn new(
+        shared: Arc<ProjectShared>,
+        pool: DbPool,
+        settings: WriterSettings,
+        facts: FactsBus,
+    ) -> Self {
         Self {
             shared,
             pool,
             settings,
+            facts,
             timer: None,
         }
     }
@@ -74,6 +83,7 @@ impl StorageWriter {
             shared.clone(),
             self.pool.clone(),
             self.settings.clone(),
+            self.facts.clone(),
             batch,
         );
         // A weak address: a flush in flight must not keep a retired writer's mailbox
@@ -90,10 +100,11 @@ impl StorageWriter {
 
     /// Flushes until the buffer and the flight are empty (shutdown).
     fn drain(&self) -> impl Future<Output = ()> + 'static {
-        let (shared, pool, settings) = (
+        let (shared, pool, settings, facts) = (
             self.shared.clone(),
             self.pool.clone(),
             self.settings.clone(),
+            self.facts.clone(),
         );
         async move {
             loop {
@@ -107,7 +118,14 @@ impl StorageWriter {
                     shared.flushing.store(false, Ordering::Release);
                     return;
                 }
-                flush(shared.clone(), pool.clone(), settings.clone(), batch).await;
+                flush(
+                    shared.clone(),
+                    pool.clone(),
+                    settings.clone(),
+                    facts.clone(),
+                    batch,
+                )
+                .await;
             }
         }
     }
@@ -118,12 +136,13 @@ async fn flush(
     shared: Arc<ProjectShared>,
     pool: DbPool,
     settings: WriterSettings,
+    facts: FactsBus,
     batch: Vec<PendingEvent>,
 ) {
     let n = batch.len();
     let project_id = shared.project_id;
     let mut tally = Tally::default();
-    let outcome = AssertUnwindSafe(store(&pool, &settings, &shared, &batch, &mut tally))
+    let outcome = AssertUnwindSafe(store(&pool, &settings, &shared, &facts, &batch, &mut tally))
         .catch_unwind()
         .await;
     if outcome.is_err() {
@@ -155,19 +174,27 @@ struct Tally {
 /// so one bad event costs about 2·log2(batch) statements and nothing else. Transient errors
 /// are retried (with backoff) on the part they hit; a part that still fails, and all
 /// parts after it, are left unaccounted for (the caller drops them as failed).
+///
+/// Each part that commits hands its facts to `facts` right after the commit (a `try_send`
+/// per consumer: it never waits, and a consumer's trouble costs no event).
 async fn store(
     pool: &DbPool,
     settings: &WriterSettings,
     shared: &ProjectShared,
+    facts: &FactsBus,
     batch: &[PendingEvent],
     tally: &mut Tally,
 ) {
     let project_id = shared.project_id;
     let mut parts = vec![batch];
     while let Some(part) = parts.pop() {
-        let Err(e) = write_with_retries(pool, settings, shared, part).await else {
-            tally.stored += part.len();
-            continue;
+        let e = match write_with_retries(pool, settings, shared, part).await {
+            Ok(committed) => {
+                tally.stored += part.len();
+                facts.publish(committed);
+                continue;
+            }
+            Err(e) => e,
         };
         match e.failure() {
             Failure::Data if part.len() > 1 => {
@@ -213,11 +240,11 @@ async fn write_with_retries(
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
-) -> Result<(), DbError> {
+) -> Result<BatchFacts, DbError> {
     let mut attempt = 0;
     loop {
         match write_once(pool, settings, shared, batch).await {
-            Ok(()) => return Ok(()),
+            Ok(facts) => return Ok(facts),
             // A deleted project's batch is not retried (`flush` counts it as such).
             Err(e)
                 if attempt < settings.max_retries
@@ -241,7 +268,7 @@ async fn write_once(
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
-) -> Result<(), DbError> {
+) -> Result<BatchFacts, DbError> {
     let mut conn = match settings.acquire_timeout {
         Some(wait) => db::get_within(pool, wait).await?,
         None => pool.get().await?,
@@ -252,11 +279,9 @@ async fn write_once(
                 db::partitions::ensure_range(&mut conn, day, day).await?;
             }
             tracing::info!(project_id = %shared.project_id, "created a missing partition");
-            db::events::write_batch(&mut conn, shared.project_id, batch)
-                .await
-                .map(drop)
+            db::events::write_batch(&mut conn, shared.project_id, batch).await
         }
-        other => other.map(drop),
+        other => other,
     }
 }
 

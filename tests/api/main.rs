@@ -30,5 +30,6 @@ mod sentry;
 mod spool;
 mod stats;
 mod storable;
+mod stream;
 mod web;
 mod writer;
