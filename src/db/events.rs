@@ -251,7 +251,8 @@ impl<'a> EventColumns<'a> {
         self.breadcrumbs.push(json(Field::Breadcrumbs));
         self.user_data.push(json(Field::User));
         self.contexts.push(json(Field::Contexts));
-        self.extra.push(json(Field::Extra).unwrap_or(JsonText("{}")));
+        self.extra
+            .push(json(Field::Extra).unwrap_or(JsonText("{}")));
     }
 }
 

@@ -219,7 +219,12 @@ impl PendingEvent {
             None => out.push(0),
         }
         put_time(out, self.timestamp);
-        out.push(Level::ALL.iter().position(|l| *l == self.level).unwrap_or(0) as u8);
+        out.push(
+            Level::ALL
+                .iter()
+                .position(|l| *l == self.level)
+                .unwrap_or(0) as u8,
+        );
         out.extend_from_slice(&self.absent.to_le_bytes());
         for end in self.ends {
             out.extend_from_slice(&end.to_le_bytes());
@@ -289,7 +294,8 @@ impl Packer {
     }
 
     fn text(&mut self, s: Option<&str>) {
-        self.bytes.extend_from_slice(s.unwrap_or_default().as_bytes());
+        self.bytes
+            .extend_from_slice(s.unwrap_or_default().as_bytes());
         self.end(s.is_some());
     }
 

@@ -133,8 +133,11 @@ mod tests {
     #[test]
     fn the_largest_buffer_drops_its_oldest_events_first_counted() {
         // Three projects: big (10 × 2 KB), medium (10 × 1 KB), small (10 × 200 B).
-        let (big_events, medium_events, small_events) =
-            (events(10, 2000, "big"), events(10, 1000, "medium"), events(10, 200, "small"));
+        let (big_events, medium_events, small_events) = (
+            events(10, 2000, "big"),
+            events(10, 1000, "medium"),
+            events(10, 200, "small"),
+        );
         let one_big = big_events[0].footprint() as u64;
         let total = bytes(&big_events) + bytes(&medium_events) + bytes(&small_events);
         // Over by a little more than three big events: the big buffer alone pays, oldest first.
@@ -174,7 +177,11 @@ mod tests {
     fn buffers_of_equal_size_take_turns_and_flights_are_not_counted() {
         let (ea, eb) = (events(20, 500, "a"), events(20, 500, "b"));
         let per_event = ea[0].footprint() as u64;
-        assert!(ea.iter().chain(&eb).all(|e| e.footprint() as u64 == per_event));
+        assert!(
+            ea.iter()
+                .chain(&eb)
+                .all(|e| e.footprint() as u64 == per_event)
+        );
         // Room for half of everything: both buffers, taking turns, end with 10 each.
         let cap = Arc::new(MemoryCap::new(20 * per_event));
         let (a, b) = (project(&cap), project(&cap));
@@ -184,7 +191,11 @@ mod tests {
         assert_eq!(enforce(&cap, &both), 20);
         assert_eq!((a.buffered(), b.buffered()), (10, 10));
         for (p, tag) in [(&a, "a"), (&b, "b")] {
-            assert!(messages(p)[0].starts_with(&format!("{tag} 10 ")), "{:?}", messages(p));
+            assert!(
+                messages(p)[0].starts_with(&format!("{tag} 10 ")),
+                "{:?}",
+                messages(p)
+            );
             assert_eq!(p.snapshot().dropped_memory_cap, 10);
         }
         assert_eq!(cap.used(), 20 * per_event);

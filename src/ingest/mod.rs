@@ -12,8 +12,8 @@ pub mod registry;
 pub mod spool;
 pub mod writer;
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;

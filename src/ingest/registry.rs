@@ -174,9 +174,13 @@ impl WriterRegistry {
             .collect();
         let dropped = memory::enforce(&self.inner.memory, &projects);
         if dropped > 0 {
-            crate::log_limited!(warn, events = dropped, buffered_bytes = self.inner.memory.used(),
+            crate::log_limited!(
+                warn,
+                events = dropped,
+                buffered_bytes = self.inner.memory.used(),
                 max_buffered_bytes = self.inner.memory.max(),
-                "buffers over writer.max_buffered_bytes; the oldest events of the largest dropped");
+                "buffers over writer.max_buffered_bytes; the oldest events of the largest dropped"
+            );
         }
     }
 

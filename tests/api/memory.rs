@@ -28,7 +28,9 @@ fn fat_event(message: &str) -> Value {
 }
 
 async fn post_fat(app: &TestApp, key: &str, n: usize, prefix: &str) -> Vec<Uuid> {
-    let batch: Vec<Value> = (0..n).map(|i| fat_event(&format!("{prefix} {i}"))).collect();
+    let batch: Vec<Value> = (0..n)
+        .map(|i| fat_event(&format!("{prefix} {i}")))
+        .collect();
     let res = app.post_events(key, &json!(batch)).await;
     assert_eq!(res.status(), 202, "{prefix}");
     let body: Value = res.json().await.unwrap();
@@ -132,7 +134,11 @@ async fn the_memory_cap_bounds_every_buffer_together_and_counts_what_it_drops() 
         let s = app.assert_accounted(p.id).await;
         assert_eq!(s.accepted, 8 * *per_round as u64, "{s:?}");
         assert_eq!(
-            (s.dropped_buffer_full, s.dropped_flush_failed, s.dropped_invalid),
+            (
+                s.dropped_buffer_full,
+                s.dropped_flush_failed,
+                s.dropped_invalid
+            ),
             (0, 0, 0),
             "{s:?}"
         );

@@ -81,23 +81,87 @@ fn the_fields_hold_the_columns_of_the_typed_event() {
         let json_of = |f: Field| p.get(f).map(|s| serde_json::from_str::<Value>(s).unwrap());
         let value_of = |v: Value| (!v.is_null()).then_some(v);
         let cases: Vec<(Field, Option<Value>, Option<Value>)> = vec![
-            (Field::Message, p.get(Field::Message).map(|s| json!(s)), Some(json!(event.message))),
-            (Field::Platform, p.get(Field::Platform).map(|s| json!(s)), event.platform.clone().map(Value::from)),
-            (Field::Release, p.get(Field::Release).map(|s| json!(s)), event.release.clone().map(Value::from)),
-            (Field::Environment, p.get(Field::Environment).map(|s| json!(s)), event.environment.clone().map(Value::from)),
-            (Field::ServerName, p.get(Field::ServerName).map(|s| json!(s)), event.server_name.clone().map(Value::from)),
-            (Field::Transaction, p.get(Field::Transaction).map(|s| json!(s)), event.transaction.clone().map(Value::from)),
-            (Field::Logger, p.get(Field::Logger).map(|s| json!(s)), event.logger.clone().map(Value::from)),
-            (Field::Title, p.get(Field::Title).map(|s| json!(s)), Some(json!(title))),
-            (Field::Culprit, p.get(Field::Culprit).map(|s| json!(s)), culprit.clone().map(Value::from)),
-            (Field::FingerprintHash, p.get(Field::FingerprintHash).map(|s| json!(s)), Some(json!(fp.hash))),
-            (Field::FingerprintJson, json_of(Field::FingerprintJson), Some(json!(fp.components))),
+            (
+                Field::Message,
+                p.get(Field::Message).map(|s| json!(s)),
+                Some(json!(event.message)),
+            ),
+            (
+                Field::Platform,
+                p.get(Field::Platform).map(|s| json!(s)),
+                event.platform.clone().map(Value::from),
+            ),
+            (
+                Field::Release,
+                p.get(Field::Release).map(|s| json!(s)),
+                event.release.clone().map(Value::from),
+            ),
+            (
+                Field::Environment,
+                p.get(Field::Environment).map(|s| json!(s)),
+                event.environment.clone().map(Value::from),
+            ),
+            (
+                Field::ServerName,
+                p.get(Field::ServerName).map(|s| json!(s)),
+                event.server_name.clone().map(Value::from),
+            ),
+            (
+                Field::Transaction,
+                p.get(Field::Transaction).map(|s| json!(s)),
+                event.transaction.clone().map(Value::from),
+            ),
+            (
+                Field::Logger,
+                p.get(Field::Logger).map(|s| json!(s)),
+                event.logger.clone().map(Value::from),
+            ),
+            (
+                Field::Title,
+                p.get(Field::Title).map(|s| json!(s)),
+                Some(json!(title)),
+            ),
+            (
+                Field::Culprit,
+                p.get(Field::Culprit).map(|s| json!(s)),
+                culprit.clone().map(Value::from),
+            ),
+            (
+                Field::FingerprintHash,
+                p.get(Field::FingerprintHash).map(|s| json!(s)),
+                Some(json!(fp.hash)),
+            ),
+            (
+                Field::FingerprintJson,
+                json_of(Field::FingerprintJson),
+                Some(json!(fp.components)),
+            ),
             (Field::Tags, json_of(Field::Tags), Some(json!(event.tags))),
-            (Field::Exception, json_of(Field::Exception), value_of(json!(event.exception))),
-            (Field::Breadcrumbs, json_of(Field::Breadcrumbs), value_of(json!(event.breadcrumbs))),
-            (Field::User, json_of(Field::User), value_of(json!(event.user))),
-            (Field::Contexts, json_of(Field::Contexts), value_of(json!(event.contexts))),
-            (Field::Extra, json_of(Field::Extra), Some(json!(event.extra))),
+            (
+                Field::Exception,
+                json_of(Field::Exception),
+                value_of(json!(event.exception)),
+            ),
+            (
+                Field::Breadcrumbs,
+                json_of(Field::Breadcrumbs),
+                value_of(json!(event.breadcrumbs)),
+            ),
+            (
+                Field::User,
+                json_of(Field::User),
+                value_of(json!(event.user)),
+            ),
+            (
+                Field::Contexts,
+                json_of(Field::Contexts),
+                value_of(json!(event.contexts)),
+            ),
+            (
+                Field::Extra,
+                json_of(Field::Extra),
+                Some(json!(event.extra)),
+            ),
         ];
         assert_eq!(cases.len(), FIELDS);
         for (field, got, want) in cases {
@@ -126,8 +190,14 @@ fn an_empty_field_is_not_an_absent_one() {
         culprit: Some(""),
     });
     assert_eq!((p.title(), p.culprit()), ("", Some("")));
-    assert_eq!((p.get(Field::Platform), p.get(Field::Exception)), (None, None));
-    assert_eq!((p.get(Field::Tags), p.get(Field::Extra)), (Some("{}"), Some("{}")));
+    assert_eq!(
+        (p.get(Field::Platform), p.get(Field::Exception)),
+        (None, None)
+    );
+    assert_eq!(
+        (p.get(Field::Tags), p.get(Field::Extra)),
+        (Some("{}"), Some("{}"))
+    );
 }
 
 #[test]
@@ -139,7 +209,11 @@ fn packing_round_trips_and_refuses_what_it_did_not_write() {
         assert_eq!(PendingEvent::unpack(&bytes), Ok(p.clone()));
         // Cut short anywhere, or with a trailing byte: refused, never a panic.
         for cut in [0, 1, 16, 40, 60, 120, bytes.len() - 1] {
-            assert_eq!(PendingEvent::unpack(&bytes[..cut]), Err(BadPacking), "cut {cut}");
+            assert_eq!(
+                PendingEvent::unpack(&bytes[..cut]),
+                Err(BadPacking),
+                "cut {cut}"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(b'x');
