@@ -67,6 +67,12 @@ fn a_buffered_sdk_event_costs_at_most_three_times_its_json() {
     }
 }
 
+/// The fixed part, counted in every footprint, stays small (docs/architecture.md, "Memory").
+#[test]
+fn the_struct_is_152_bytes() {
+    assert_eq!(std::mem::size_of::<PendingEvent>(), 152);
+}
+
 /// Every field reads back as what the writer stored before: the typed value's JSON (or its
 /// text), absent where the event has none.
 #[test]
