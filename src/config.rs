@@ -36,6 +36,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub node: NodeSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,7 +128,8 @@ pub struct WriterSettings {
     /// With `spool_fsync = "interval"`: at most one sync this often, shared by all requests.
     #[serde(default = "default_spool_fsync_ms")]
     pub spool_fsync_ms: u64,
-    /// The spool's size cap; at it, events are refused (503) until writes catch up.
+    /// The spool's size cap; at it, the oldest segments are deleted to make room (their
+    /// events stay buffered in memory but are no longer safe from a crash).
     #[serde(default = "default_spool_max_bytes")]
     pub spool_max_bytes: u64,
     /// A segment file is closed and a new one started past this size.
@@ -189,6 +192,31 @@ pub struct MetricsSettings {
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
     pub token: Option<SecretString>,
 }
+
+/// This process as one node among those sharing the database: its run record
+/// (`node_runs`), refreshed by a heartbeat, so a crash is reported by the next node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct NodeSettings {
+    /// How often the run's heartbeat (and totals) is written; a run is taken for gone after
+    /// [`STALE_BEATS`] of its intervals without one.
+    pub heartbeat_ms: u64,
+    /// Runs whose last heartbeat is older than this are deleted.
+    pub run_retention_days: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 1000,
+            run_retention_days: 7,
+        }
+    }
+}
+
+/// Heartbeat intervals without a beat after which a run that did not stop cleanly is taken
+/// for gone (crashed or killed).
+pub const STALE_BEATS: u32 = 5;
 
 /// The largest `auth.key_cache_ttl_ms`: a revoked key must stop within 5 s on every node, and
 /// 1 s of that is left for requests already in progress.
@@ -340,6 +368,15 @@ impl Settings {
                     "must be between 1 and {MAX_KEY_CACHE_TTL_MS} (revoked keys must stop within 5 s)"
                 ),
             ));
+        }
+        if !(100..=60_000).contains(&self.node.heartbeat_ms) {
+            return Err(invalid(
+                "node.heartbeat_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if self.node.run_retention_days == 0 {
+            return Err(invalid("node.run_retention_days", "must be at least 1"));
         }
         if self.partitions.retention_days == 0 {
             return Err(invalid("partitions.retention_days", "must be at least 1"));

@@ -35,6 +35,7 @@ use crate::config::Settings;
 use crate::db::DbPool;
 use crate::http::metrics::Metrics;
 use crate::ingest::WriterRegistry;
+use crate::jobs::node_run::{self, NodeRun};
 use crate::jobs::partitions::{Maintain, PartitionMaintainer};
 
 /// Shared state of the HTTP handlers.
@@ -63,6 +64,8 @@ pub struct Application {
     /// address is dropped stops).
     _partitions: Addr<PartitionMaintainer>,
     registry: WriterRegistry,
+    /// This process's run record and heartbeat (marked stopped after the drain).
+    node_run: Addr<NodeRun>,
 }
 
 impl Application {
@@ -120,6 +123,11 @@ impl Application {
             settings.writer.arbiters,
             spool.clone(),
         );
+        let node_run = {
+            let (pool, registry) = (pool.clone(), registry.clone());
+            let (node, wait) = (settings.node.clone(), settings.acquire_timeout());
+            actix::Supervisor::start(move |_| NodeRun::new(pool, registry, node, wait))
+        };
         let document = http::openapi::document();
         if let Some(spool) = spool {
             actix_rt::spawn(ingest::spool::replay::replay(
@@ -183,6 +191,7 @@ impl Application {
             server,
             _partitions: partitions,
             registry,
+            node_run,
         })
     }
 
@@ -222,6 +231,9 @@ impl Application {
         tracing::info!("HTTP server stopped; flushing writer buffers");
         self.registry.drain().await;
         tracing::info!("all buffers flushed");
+        if self.node_run.send(node_run::Stop).await.unwrap_or(false) {
+            tracing::info!("run marked stopped");
+        }
         served.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }

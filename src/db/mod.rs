@@ -7,6 +7,7 @@ pub mod event_queries;
 pub mod events;
 pub mod failure;
 pub mod issues;
+pub mod node_runs;
 pub mod partitions;
 pub mod projects;
 pub mod schema;

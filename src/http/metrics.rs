@@ -63,6 +63,35 @@ impl Default for Metrics {
                 "mesher_events_buffered",
                 "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
             );
+            // The durable spool (writer.spool_dir), node-wide; absent without it.
+            metrics::describe_gauge!(
+                "mesher_spool_bytes",
+                "Bytes of the durable spool's segment files on disk."
+            );
+            metrics::describe_gauge!(
+                "mesher_spool_segments",
+                "Segment files of the durable spool."
+            );
+            metrics::describe_gauge!(
+                "mesher_spool_events_outstanding",
+                "Spooled events not yet stored or dropped."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_appended_events_total",
+                "Events appended to the spool and synced before their answer."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_fsyncs_total",
+                "Syncs of spool segment files and of the spool directory."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_refused_events_total",
+                "Events answered 503 because the spool could not take them (an I/O error); never accepted."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_evicted_events_total",
+                "Spooled events whose segment was deleted at writer.spool_max_bytes (drop-oldest): still buffered and stored as usual, but no longer safe from a crash."
+            );
         });
         Self { recorder, handle }
     }
@@ -96,6 +125,16 @@ impl Metrics {
                 metrics::counter!("mesher_writer_restarts_total", "project_id" => p.clone())
                     .absolute(s.writer_restarts);
                 metrics::gauge!("mesher_events_buffered", "project_id" => p).set(s.buffered as f64);
+            }
+            if let Some(spool) = registry.spool() {
+                let s = spool.stats();
+                metrics::gauge!("mesher_spool_bytes").set(s.bytes as f64);
+                metrics::gauge!("mesher_spool_segments").set(s.segments as f64);
+                metrics::gauge!("mesher_spool_events_outstanding").set(s.outstanding as f64);
+                metrics::counter!("mesher_spool_appended_events_total").absolute(s.appended);
+                metrics::counter!("mesher_spool_fsyncs_total").absolute(s.fsyncs);
+                metrics::counter!("mesher_spool_refused_events_total").absolute(s.refused);
+                metrics::counter!("mesher_spool_evicted_events_total").absolute(s.evicted);
             }
         });
         self.handle.render()

@@ -166,10 +166,10 @@ impl ProjectShared {
         }
     }
 
-    /// Every event pushed out of the buffer before it could be written — by a newer one
-    /// when the buffer is full, or by the node's memory cap — ends here, once it is counted
-    /// (under the buffer lock, by the caller) and the lock is released. Today that means the
-    /// spool may forget it. The one place to change what eviction does.
+    /// Events pushed out of a buffer to make room — by a newer one when the buffer is full,
+    /// or by the node's memory cap — already counted as dropped by the caller, under the
+    /// buffer lock. Every eviction goes through here: today they are released from the spool
+    /// like any event accounted for; a spool that spills would keep them on disk instead.
     pub fn evicted(&self, events: &[PendingEvent]) {
         self.release(events);
     }
