@@ -125,6 +125,10 @@ impl HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WriterSettings {
     pub buffer_capacity: usize,
+    /// Every project's buffered events together may hold at most this many bytes (see
+    /// `ingest::memory`); over it, the largest buffers drop their oldest events.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: u64,
     pub batch_size: usize,
     pub flush_interval_ms: u64,
     pub max_retries: u32,
@@ -167,6 +171,10 @@ pub enum SpoolFsync {
     Always,
     #[default]
     Interval,
+}
+
+fn default_max_buffered_bytes() -> u64 {
+    128 << 20
 }
 
 fn default_spool_fsync_ms() -> u64 {
@@ -358,6 +366,12 @@ impl Settings {
                 "must be at least writer.batch_size",
             ));
         }
+        if w.max_buffered_bytes < 1 << 20 {
+            return Err(invalid(
+                "writer.max_buffered_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
         if w.flush_interval_ms == 0 {
             return Err(invalid("writer.flush_interval_ms", "must be at least 1"));
         }
@@ -480,6 +494,7 @@ mod tests {
         let s = defaults();
         assert_eq!(s.http.bind, "127.0.0.1:8080");
         assert_eq!(s.writer.buffer_capacity, 10_000);
+        assert_eq!(s.writer.max_buffered_bytes, 128 << 20);
         assert_eq!(s.partitions.days_ahead, 7);
         assert_eq!(s.partitions.retention_days, 90);
         assert_eq!(s.log.format, LogFormat::Pretty);
@@ -542,6 +557,10 @@ mod tests {
             (
                 "writer.buffer_capacity",
                 Box::new(|s| s.writer.buffer_capacity = 1),
+            ),
+            (
+                "writer.max_buffered_bytes",
+                Box::new(|s| s.writer.max_buffered_bytes = 1000),
             ),
             (
                 "partitions.retention_days",

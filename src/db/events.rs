@@ -14,24 +14,29 @@
 //!
 //! The committed batch is described by [`BatchFacts`]: which issues were created or
 //! regressed, their new state, and the events each one got.
+//!
+//! The `jsonb` values are the JSON text a [`PendingEvent`] carries since the edge, bound as
+//! they are ([`JsonText`]): no `serde_json::Value` is built on the write path.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::DbError;
+use super::types::JsonText;
 use crate::domain::facts::{SHORT_MESSAGE_CHARS, short};
+use crate::domain::pending::Field;
 use crate::domain::{
     BatchFacts, EventFact, EventId, IssueFact, IssueId, IssueStatus, Level, PendingEvent, ProjectId,
 };
 
 /// One issue's share of a batch.
 struct IssueAgg<'a> {
-    components: &'a [String],
+    /// The fingerprint's components, as JSON text.
+    components: &'a str,
     title: &'a str,
     culprit: Option<&'a str>,
     level: Level,
@@ -44,18 +49,18 @@ fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
     let mut issues: BTreeMap<&str, IssueAgg<'_>> = BTreeMap::new();
     for e in batch {
         issues
-            .entry(e.fingerprint.hash.as_str())
+            .entry(e.fingerprint_hash())
             .and_modify(|agg| {
-                agg.level = agg.level.max(e.event.level);
+                agg.level = agg.level.max(e.level);
                 agg.first_seen = agg.first_seen.min(e.received_at);
                 agg.last_seen = agg.last_seen.max(e.received_at);
                 agg.count += 1;
             })
             .or_insert_with(|| IssueAgg {
-                components: &e.fingerprint.components,
-                title: &e.title,
-                culprit: e.culprit.as_deref(),
-                level: e.event.level,
+                components: e.fingerprint_json(),
+                title: e.title(),
+                culprit: e.culprit(),
+                level: e.level,
                 first_seen: e.received_at,
                 last_seen: e.received_at,
                 count: 1,
@@ -129,10 +134,6 @@ FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::timestamp
           environment, server_name, transaction, logger, tags, exception, breadcrumbs,
           user_data, contexts, extra)";
 
-fn json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
 /// Stores `batch` (all of `project_id`) in one transaction: issues upserted, events inserted.
 /// Returns what the committed batch did ([`BatchFacts`]).
 pub async fn write_batch(
@@ -164,7 +165,7 @@ pub async fn write_batch(
     for (hash, agg) in &issues {
         ids.push(IssueId::new());
         hashes.push(*hash);
-        fps.push(json(&agg.components));
+        fps.push(JsonText(agg.components));
         titles.push(agg.title);
         culprits.push(agg.culprit);
         levels.push(agg.level.as_str());
@@ -201,7 +202,7 @@ pub async fn write_batch(
             .collect();
         let issue_ids: Vec<IssueId> = batch
             .iter()
-            .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
+            .map(|e| issue_of.get(e.fingerprint_hash()).copied())
             .collect::<Option<_>>()
             .ok_or(diesel::result::Error::NotFound)?;
         committed = Some((upserted, reopened));
@@ -265,14 +266,14 @@ fn facts(
     let mut events: HashMap<&str, Vec<EventFact>> = HashMap::with_capacity(upserted.len());
     for e in batch {
         events
-            .entry(e.fingerprint.hash.as_str())
+            .entry(e.fingerprint_hash())
             .or_default()
             .push(EventFact {
                 id: e.id,
                 received_at: e.received_at,
-                level: e.event.level,
-                environment: e.event.environment.clone(),
-                message: short(&e.event.message, SHORT_MESSAGE_CHARS).to_owned(),
+                level: e.level,
+                environment: e.get(Field::Environment).map(str::to_owned),
+                message: short(e.message(), SHORT_MESSAGE_CHARS).to_owned(),
             });
     }
     let issues = upserted
@@ -315,12 +316,12 @@ struct EventColumns<'a> {
     server_name: Vec<Option<&'a str>>,
     transaction: Vec<Option<&'a str>>,
     logger: Vec<Option<&'a str>>,
-    tags: Vec<Value>,
-    exception: Vec<Option<Value>>,
-    breadcrumbs: Vec<Option<Value>>,
-    user_data: Vec<Option<Value>>,
-    contexts: Vec<Option<Value>>,
-    extra: Vec<Value>,
+    tags: Vec<JsonText<'a>>,
+    exception: Vec<Option<JsonText<'a>>>,
+    breadcrumbs: Vec<Option<JsonText<'a>>>,
+    user_data: Vec<Option<JsonText<'a>>>,
+    contexts: Vec<Option<JsonText<'a>>>,
+    extra: Vec<JsonText<'a>>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -338,25 +339,26 @@ impl<'a> EventColumns<'a> {
     }
 
     fn push(&mut self, p: &'a PendingEvent) {
-        let e = &p.event;
+        let json = move |f: Field| p.get(f).map(JsonText);
         self.id.push(p.id);
         self.received_at.push(p.received_at);
-        self.event_id.push(e.event_id);
-        self.timestamp.push(e.timestamp);
-        self.level.push(e.level.as_str());
-        self.message.push(&e.message);
-        self.platform.push(e.platform.as_deref());
-        self.release.push(e.release.as_deref());
-        self.environment.push(e.environment.as_deref());
-        self.server_name.push(e.server_name.as_deref());
-        self.transaction.push(e.transaction.as_deref());
-        self.logger.push(e.logger.as_deref());
-        self.tags.push(json(&e.tags));
-        self.exception.push(e.exception.as_ref().map(json));
-        self.breadcrumbs.push(e.breadcrumbs.as_ref().map(json));
-        self.user_data.push(e.user.as_ref().map(json));
-        self.contexts.push(e.contexts.as_ref().map(json));
-        self.extra.push(json(&e.extra));
+        self.event_id.push(p.event_id);
+        self.timestamp.push(p.timestamp);
+        self.level.push(p.level.as_str());
+        self.message.push(p.message());
+        self.platform.push(p.get(Field::Platform));
+        self.release.push(p.get(Field::Release));
+        self.environment.push(p.get(Field::Environment));
+        self.server_name.push(p.get(Field::ServerName));
+        self.transaction.push(p.get(Field::Transaction));
+        self.logger.push(p.get(Field::Logger));
+        self.tags.push(json(Field::Tags).unwrap_or(JsonText("{}")));
+        self.exception.push(json(Field::Exception));
+        self.breadcrumbs.push(json(Field::Breadcrumbs));
+        self.user_data.push(json(Field::User));
+        self.contexts.push(json(Field::Contexts));
+        self.extra
+            .push(json(Field::Extra).unwrap_or(JsonText("{}")));
     }
 }
 

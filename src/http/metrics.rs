@@ -43,7 +43,11 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_events_dropped_total",
-                "Accepted events dropped: reason=buffer_full (drop-oldest), flush_failed or project_deleted."
+                "Accepted events dropped: reason=buffer_full (drop-oldest), memory_cap (writer.max_buffered_bytes), flush_failed, invalid or project_deleted."
+            );
+            metrics::describe_gauge!(
+                "mesher_buffered_bytes",
+                "Bytes held by every project's buffered events together (capped by writer.max_buffered_bytes)."
             );
             metrics::describe_counter!(
                 "mesher_events_rejected_total",
@@ -139,6 +143,7 @@ impl Metrics {
             for (consumer, n) in registry.facts().dropped() {
                 metrics::counter!("mesher_facts_dropped_total", "consumer" => consumer).absolute(n);
             }
+            metrics::gauge!("mesher_buffered_bytes").set(registry.buffered_bytes() as f64);
             for (project_id, s) in registry.snapshots() {
                 let p = project_id.to_string();
                 metrics::counter!("mesher_events_accepted_total", "project_id" => p.clone())
@@ -147,6 +152,8 @@ impl Metrics {
                     .absolute(s.stored);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "buffer_full")
                     .absolute(s.dropped_buffer_full);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "memory_cap")
+                    .absolute(s.dropped_memory_cap);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "flush_failed")
                     .absolute(s.dropped_flush_failed);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "invalid")

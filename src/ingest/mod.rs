@@ -7,16 +7,18 @@ pub mod batch;
 pub mod buffer;
 pub mod decode;
 pub mod facts;
+pub mod memory;
 pub mod rate;
 pub mod registry;
 pub mod spool;
 pub mod writer;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;
+use memory::MemoryCap;
 
 pub use facts::FactsBus;
 pub use registry::WriterRegistry;
@@ -24,14 +26,18 @@ pub use registry::WriterRegistry;
 /// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live
 /// outside the actor so a crashed writer loses none of them.
 ///
-/// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed +
-/// dropped_invalid + dropped_project_deleted + buffered + in_flight` (the last two are the
-/// buffer length and the batch being written); see docs/architecture.md, “Accounting”.
+/// Invariant: `accepted = stored + dropped_buffer_full + dropped_memory_cap +
+/// dropped_flush_failed + dropped_invalid + dropped_project_deleted + buffered + in_flight`
+/// (the last two are the buffer length and the batch being written); see
+/// docs/architecture.md, “Accounting”.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub accepted: AtomicU64,
     pub stored: AtomicU64,
     pub dropped_buffer_full: AtomicU64,
+    /// Dropped (oldest first, from the largest buffers) to keep the node's buffers under
+    /// `writer.max_buffered_bytes`.
+    pub dropped_memory_cap: AtomicU64,
     pub dropped_flush_failed: AtomicU64,
     /// Accepted events the database refused on their own (isolated from their batch).
     pub dropped_invalid: AtomicU64,
@@ -51,6 +57,7 @@ pub struct CounterSnapshot {
     pub accepted: u64,
     pub stored: u64,
     pub dropped_buffer_full: u64,
+    pub dropped_memory_cap: u64,
     pub dropped_flush_failed: u64,
     pub dropped_invalid: u64,
     pub dropped_project_deleted: u64,
@@ -64,6 +71,7 @@ impl CounterSnapshot {
     /// Accepted events dropped, for every reason.
     pub fn dropped(&self) -> u64 {
         self.dropped_buffer_full
+            + self.dropped_memory_cap
             + self.dropped_flush_failed
             + self.dropped_invalid
             + self.dropped_project_deleted
@@ -96,6 +104,11 @@ pub struct ProjectShared {
     deleted: AtomicBool,
     /// The node's durable spool, told of every event accounted for (stored or dropped).
     spool: Option<spool::Spool>,
+    /// Bytes of the buffered events ([`PendingEvent::footprint`]); changed under the buffer
+    /// lock, read without it (to find the largest buffers).
+    bytes: AtomicU64,
+    /// The node's count of buffered bytes, which `bytes` is part of.
+    memory: Arc<MemoryCap>,
 }
 
 /// The project was deleted; its events are not accepted.
@@ -120,7 +133,26 @@ impl ProjectShared {
             wake_pending: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
             spool: None,
+            bytes: AtomicU64::new(0),
+            memory: MemoryCap::unlimited(),
         }
+    }
+
+    /// The same, counting its buffered bytes in the node's `memory` (see [`memory`]).
+    pub fn with_memory(mut self, memory: Arc<MemoryCap>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// Bytes of the events in the buffer now (not those in flight).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// `bytes` left the buffer (taken, evicted, dropped); called under the buffer lock.
+    fn forget_bytes(&self, bytes: u64) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        self.memory.sub(bytes);
     }
 
     /// The same, with the node's spool: events it accounts for are released from it.
@@ -136,18 +168,20 @@ impl ProjectShared {
         }
     }
 
-    /// Events pushed out of a buffer to make room (already counted as dropped by the
-    /// caller, under the buffer lock). Every eviction goes through here: today they are
-    /// released from the spool like any event accounted for; a spool that spills would keep
-    /// them on disk instead.
+    /// Events pushed out of a buffer to make room — by a newer one when the buffer is full,
+    /// or by the node's memory cap — already counted as dropped by the caller, under the
+    /// buffer lock. Every eviction goes through here: today they are released from the spool
+    /// like any event accounted for; a spool that spills would keep them on disk instead.
     pub fn evicted(&self, events: &[PendingEvent]) {
         self.release(events);
     }
 
-    /// Appends accepted events (drop-oldest), counting them; returns the buffer length. A
-    /// deleted project accepts nothing.
+    /// Appends accepted events (drop-oldest), counting them and their bytes; returns the
+    /// buffer length. A deleted project accepts nothing. The node may be over its memory cap
+    /// afterwards: the registry then calls [`memory::enforce`].
     pub fn push(&self, events: Vec<PendingEvent>) -> Result<usize, ProjectDeleted> {
         let n = events.len() as u64;
+        let added: u64 = events.iter().map(|e| e.footprint() as u64).sum();
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         if self.deleted.load(Ordering::Relaxed) {
             return Err(ProjectDeleted);
@@ -161,10 +195,39 @@ impl ProjectShared {
         self.counters
             .dropped_buffer_full
             .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(added, Ordering::Relaxed);
+        self.memory.add(added);
+        self.forget_bytes(evicted.iter().map(|e| e.footprint() as u64).sum());
         let len = buffer.len();
         drop(buffer);
         self.evicted(&evicted);
         Ok(len)
+    }
+
+    /// Drops the oldest buffered events for the node's memory cap, counted as
+    /// `dropped_memory_cap`: at least one (if any is buffered), and more until `want` bytes
+    /// are freed or freeing another would go past `limit` bytes. Returns how many events and
+    /// bytes went.
+    pub fn shed(&self, want: u64, limit: u64) -> (u64, u64) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut gone, mut freed) = (Vec::new(), 0u64);
+        while freed < want {
+            let Some(next) = buffer.oldest().map(|e| e.footprint() as u64) else {
+                break;
+            };
+            if !gone.is_empty() && freed + next > limit {
+                break;
+            }
+            gone.extend(buffer.pop_oldest());
+            freed += next;
+        }
+        self.counters
+            .dropped_memory_cap
+            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+        self.forget_bytes(freed);
+        drop(buffer);
+        self.evicted(&gone);
+        (gone.len() as u64, freed)
     }
 
     /// Marks the project deleted and drops what it buffers, counted as
@@ -175,6 +238,7 @@ impl ProjectShared {
         self.deleted.store(true, Ordering::Relaxed);
         let gone = buffer.take_all();
         let dropped = gone.len() as u64;
+        self.forget_bytes(self.bytes.load(Ordering::Relaxed));
         // A new, empty buffer: the memory of the old one goes back now.
         *buffer = DropOldest::new(buffer.capacity());
         self.counters
@@ -214,6 +278,7 @@ impl ProjectShared {
     pub fn take(&self, max: usize) -> Vec<PendingEvent> {
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let batch = buffer.take(max);
+        self.forget_bytes(batch.iter().map(|e| e.footprint() as u64).sum());
         self.counters
             .in_flight
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -253,6 +318,7 @@ impl ProjectShared {
             accepted: c.accepted.load(Ordering::Relaxed),
             stored: c.stored.load(Ordering::Relaxed),
             dropped_buffer_full: c.dropped_buffer_full.load(Ordering::Relaxed),
+            dropped_memory_cap: c.dropped_memory_cap.load(Ordering::Relaxed),
             dropped_flush_failed: c.dropped_flush_failed.load(Ordering::Relaxed),
             dropped_invalid: c.dropped_invalid.load(Ordering::Relaxed),
             dropped_project_deleted: c.dropped_project_deleted.load(Ordering::Relaxed),
@@ -278,22 +344,13 @@ mod tests {
             .collect()
     }
 
-    fn balanced(s: &CounterSnapshot) -> bool {
-        s.accepted
-            == s.stored
-                + s.dropped_buffer_full
-                + s.dropped_flush_failed
-                + s.dropped_project_deleted
-                + s.buffered
-    }
-
     #[test]
     fn a_deleted_project_drops_its_buffer_and_flight_and_accepts_nothing() {
         let shared = ProjectShared::new(ProjectId::new(), 10, None);
         shared.push(events(5)).unwrap();
         let flight = shared.take(2);
         assert_eq!(shared.retire(), 3);
-        assert!(balanced(&shared.snapshot()));
+        assert!(shared.snapshot().is_accounted());
         assert_eq!(shared.push(events(1)), Err(ProjectDeleted));
         // The batch in flight fails (its project is gone): counted as deleted, not failed.
         shared.finish(0, flight.len(), 0);
@@ -307,6 +364,6 @@ mod tests {
             ),
             (5, 5, 0, 0)
         );
-        assert!(balanced(&s));
+        assert!(s.is_accounted());
     }
 }

@@ -13,6 +13,7 @@ use actix::prelude::*;
 use dashmap::DashMap;
 
 use super::facts::FactsBus;
+use super::memory::{self, MemoryCap};
 use super::spool::{Spool, SpoolError};
 use super::writer::{Crash, Drain, Retire, StorageWriter, Wake};
 use super::{CounterSnapshot, ProjectDeleted, ProjectShared};
@@ -37,6 +38,8 @@ struct Inner {
     spool: Option<Spool>,
     /// Where writers hand the facts of each committed batch.
     facts: FactsBus,
+    /// Every buffer's bytes together, and `writer.max_buffered_bytes`.
+    memory: Arc<MemoryCap>,
 }
 
 /// Why accepted events could not be taken in.
@@ -78,6 +81,7 @@ impl WriterRegistry {
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 pool,
+                memory: Arc::new(MemoryCap::new(settings.max_buffered_bytes)),
                 settings,
                 spool,
                 facts,
@@ -117,7 +121,8 @@ impl WriterRegistry {
         let rate = (s.rate_limit_per_sec > 0).then_some((s.rate_limit_per_sec, s.rate_limit_burst));
         Arc::new(
             ProjectShared::new(project_id, s.buffer_capacity, rate)
-                .with_spool(self.inner.spool.clone()),
+                .with_spool(self.inner.spool.clone())
+                .with_memory(self.inner.memory.clone()),
         )
     }
 
@@ -161,12 +166,46 @@ impl WriterRegistry {
     ) -> Result<(), ProjectDeleted> {
         let handle = self.handle(project_id);
         let len = handle.shared.push(events)?;
+        if self.inner.memory.is_over() {
+            self.enforce_memory_cap();
+        }
         if len >= self.inner.settings.batch_size
             && !handle.shared.wake_pending.swap(true, Ordering::AcqRel)
         {
             self.wake(project_id, &handle);
         }
         Ok(())
+    }
+
+    /// The slow path of a push that took the node over `writer.max_buffered_bytes`: the
+    /// largest buffers drop their oldest events until it is under (see [`memory`]).
+    fn enforce_memory_cap(&self) {
+        let projects: Vec<Arc<ProjectShared>> = self
+            .inner
+            .writers
+            .iter()
+            .map(|h| h.shared.clone())
+            .collect();
+        let dropped = memory::enforce(&self.inner.memory, &projects);
+        if dropped > 0 {
+            crate::log_limited!(
+                warn,
+                events = dropped,
+                buffered_bytes = self.inner.memory.used(),
+                max_buffered_bytes = self.inner.memory.max(),
+                "buffers over writer.max_buffered_bytes; the oldest events of the largest dropped"
+            );
+        }
+    }
+
+    /// Bytes of every project's buffered events together (see [`memory`]).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.inner.memory.used()
+    }
+
+    /// `writer.max_buffered_bytes`.
+    pub fn max_buffered_bytes(&self) -> u64 {
+        self.inner.memory.max()
     }
 
     /// The project was deleted: stops its writer, drops what it buffers (counted as

@@ -16,6 +16,7 @@ mod ingest;
 mod isolation;
 mod issues;
 mod limits;
+mod memory;
 mod metrics;
 mod migrations;
 mod orgs;
