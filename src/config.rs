@@ -141,6 +141,11 @@ pub struct WriterSettings {
     /// Per-project ingestion rate limit in events per second (0: none), and its burst.
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
+    /// A project's writer that received nothing for this long, with nothing buffered, stops
+    /// (and starts again on its next event); 0: never. Checked on the writer's flush timer, so
+    /// in effect at least `flush_interval_ms`.
+    #[serde(default = "default_idle_stop_secs")]
+    pub idle_stop_secs: u64,
     /// How long a flush attempt waits for a pooled connection: `database.acquire_timeout_ms`,
     /// filled in by [`Settings::writer_settings`]; `None` waits as long as the pool does.
     #[serde(skip)]
@@ -176,6 +181,13 @@ pub enum SpoolFsync {
 fn default_max_buffered_bytes() -> u64 {
     128 << 20
 }
+
+fn default_idle_stop_secs() -> u64 {
+    300
+}
+
+/// The longest `writer.idle_stop_secs` (a week).
+pub const MAX_IDLE_STOP_SECS: u64 = 7 * 24 * 3600;
 
 fn default_spool_fsync_ms() -> u64 {
     10
@@ -384,6 +396,12 @@ impl Settings {
                 "must be at least 4096 and at most writer.spool_max_bytes",
             ));
         }
+        if w.idle_stop_secs > MAX_IDLE_STOP_SECS {
+            return Err(invalid(
+                "writer.idle_stop_secs",
+                format!("must be at most {MAX_IDLE_STOP_SECS} (a week; 0 = never)"),
+            ));
+        }
         if w.arbiters == 0 || w.arbiters > 64 {
             return Err(invalid("writer.arbiters", "must be between 1 and 64"));
         }
@@ -495,6 +513,7 @@ mod tests {
         assert_eq!(s.http.bind, "127.0.0.1:8080");
         assert_eq!(s.writer.buffer_capacity, 10_000);
         assert_eq!(s.writer.max_buffered_bytes, 128 << 20);
+        assert_eq!(s.writer.idle_stop_secs, 300);
         assert_eq!(s.partitions.days_ahead, 7);
         assert_eq!(s.partitions.retention_days, 90);
         assert_eq!(s.log.format, LogFormat::Pretty);
@@ -561,6 +580,10 @@ mod tests {
             (
                 "writer.max_buffered_bytes",
                 Box::new(|s| s.writer.max_buffered_bytes = 1000),
+            ),
+            (
+                "writer.idle_stop_secs",
+                Box::new(|s| s.writer.idle_stop_secs = MAX_IDLE_STOP_SECS + 1),
             ),
             (
                 "partitions.retention_days",

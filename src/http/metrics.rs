@@ -82,6 +82,10 @@ impl Default for Metrics {
                 "Committed batches' facts a consumer lost because its channel was full (consumer=stream, …); the events are stored regardless."
             );
             metrics::describe_gauge!(
+                "mesher_writers",
+                "Storage writers alive on this node (a project's writer stops after writer.idle_stop_secs without events)."
+            );
+            metrics::describe_gauge!(
                 "mesher_events_buffered",
                 "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
             );
@@ -168,6 +172,7 @@ impl Metrics {
                     .absolute(s.writer_restarts);
                 metrics::gauge!("mesher_events_buffered", "project_id" => p).set(s.buffered as f64);
             }
+            metrics::gauge!("mesher_writers").set(registry.live_writers() as f64);
             if let Some(spool) = registry.spool() {
                 let s = spool.stats();
                 metrics::gauge!("mesher_spool_bytes").set(s.bytes as f64);

@@ -143,9 +143,9 @@ mod tests {
         // Over by a little more than three big events: the big buffer alone pays, oldest first.
         let cap = Arc::new(MemoryCap::new(total - 3 * one_big - 10));
         let (big, medium, small) = (project(&cap), project(&cap), project(&cap));
-        big.push(big_events).unwrap();
-        medium.push(medium_events).unwrap();
-        small.push(small_events).unwrap();
+        big.push(big_events).unwrap().unwrap();
+        medium.push(medium_events).unwrap().unwrap();
+        small.push(small_events).unwrap().unwrap();
         assert_eq!(cap.used(), total);
         let all = [small.clone(), big.clone(), medium.clone()];
         assert_eq!(enforce(&cap, &all), 4);
@@ -185,8 +185,8 @@ mod tests {
         // Room for half of everything: both buffers, taking turns, end with 10 each.
         let cap = Arc::new(MemoryCap::new(20 * per_event));
         let (a, b) = (project(&cap), project(&cap));
-        a.push(ea).unwrap();
-        b.push(eb).unwrap();
+        a.push(ea).unwrap().unwrap();
+        b.push(eb).unwrap().unwrap();
         let both = [a.clone(), b.clone()];
         assert_eq!(enforce(&cap, &both), 20);
         assert_eq!((a.buffered(), b.buffered()), (10, 10));

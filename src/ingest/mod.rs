@@ -24,7 +24,9 @@ pub use facts::FactsBus;
 pub use registry::WriterRegistry;
 
 /// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live
-/// outside the actor so a crashed writer loses none of them.
+/// outside the actor so a crashed writer loses none of them, and outside [`ProjectShared`]
+/// (the registry keeps them per project) so a writer stopped idle and started again goes on
+/// counting where it stopped.
 ///
 /// Invariant: `accepted = stored + dropped_buffer_full + dropped_memory_cap +
 /// dropped_flush_failed + dropped_invalid + dropped_project_deleted + buffered + in_flight`
@@ -49,6 +51,26 @@ pub struct Counters {
     pub writer_restarts: AtomicU64,
     /// Events refused with 429 by the project's rate limit (never accepted).
     pub rate_limited: AtomicU64,
+}
+
+impl Counters {
+    /// A copy of the counters, with `buffer_len` events in the buffer (the batch in flight
+    /// is added). Consistent only when taken under the buffer lock, or when idle.
+    pub fn snapshot(&self, buffer_len: u64) -> CounterSnapshot {
+        CounterSnapshot {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+            dropped_buffer_full: self.dropped_buffer_full.load(Ordering::Relaxed),
+            dropped_memory_cap: self.dropped_memory_cap.load(Ordering::Relaxed),
+            dropped_flush_failed: self.dropped_flush_failed.load(Ordering::Relaxed),
+            dropped_invalid: self.dropped_invalid.load(Ordering::Relaxed),
+            dropped_project_deleted: self.dropped_project_deleted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            buffered: buffer_len + self.in_flight.load(Ordering::Relaxed),
+            writer_restarts: self.writer_restarts.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// A point-in-time copy of a project's counters.
@@ -91,7 +113,7 @@ impl CounterSnapshot {
 pub struct ProjectShared {
     pub project_id: ProjectId,
     pub buffer: Mutex<DropOldest<PendingEvent>>,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
     /// A flush (a spawned task) is running.
     pub flushing: AtomicBool,
     /// A wake-up for a full batch is already on its way to the writer.
@@ -102,6 +124,10 @@ pub struct ProjectShared {
     /// lock, so an event is either counted before the deletion (and dropped by it) or
     /// refused.
     deleted: AtomicBool,
+    /// The project's writer stopped idle and this entry left the registry: nothing more is
+    /// buffered here (a push hands its events back, for a fresh entry). Set under the buffer
+    /// lock, only when nothing is buffered or in flight.
+    stopped: AtomicBool,
     /// The node's durable spool, told of every event accounted for (stored or dropped).
     spool: Option<spool::Spool>,
     /// Bytes of the buffered events ([`PendingEvent::footprint`]); changed under the buffer
@@ -110,6 +136,10 @@ pub struct ProjectShared {
     /// The node's count of buffered bytes, which `bytes` is part of.
     memory: Arc<MemoryCap>,
 }
+
+/// What a push did: the buffer length after it, or the events handed back because the
+/// entry's writer stopped idle (see [`ProjectShared::stop_if_idle`]).
+pub type Pushed = Result<usize, Vec<PendingEvent>>;
 
 /// The project was deleted; its events are not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -128,10 +158,11 @@ impl ProjectShared {
             }),
             project_id,
             buffer: Mutex::new(DropOldest::new(capacity)),
-            counters: Counters::default(),
+            counters: Arc::default(),
             flushing: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             spool: None,
             bytes: AtomicU64::new(0),
             memory: MemoryCap::unlimited(),
@@ -161,6 +192,12 @@ impl ProjectShared {
         self
     }
 
+    /// The same, counting into the project's existing counters (a writer started again).
+    pub fn with_counters(mut self, counters: Arc<Counters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
     /// These events are accounted for (stored or dropped): the spool may forget them.
     pub fn release(&self, events: &[PendingEvent]) {
         if let Some(spool) = &self.spool {
@@ -177,14 +214,18 @@ impl ProjectShared {
     }
 
     /// Appends accepted events (drop-oldest), counting them and their bytes; returns the
-    /// buffer length. A deleted project accepts nothing. The node may be over its memory cap
-    /// afterwards: the registry then calls [`memory::enforce`].
-    pub fn push(&self, events: Vec<PendingEvent>) -> Result<usize, ProjectDeleted> {
+    /// buffer length, or the events untouched (`Ok(Err(events))`, not counted) when this
+    /// entry's writer stopped idle. A deleted project accepts nothing. The node may be over
+    /// its memory cap afterwards: the registry then calls [`memory::enforce`].
+    pub fn push(&self, events: Vec<PendingEvent>) -> Result<Pushed, ProjectDeleted> {
         let n = events.len() as u64;
         let added: u64 = events.iter().map(|e| e.footprint() as u64).sum();
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         if self.deleted.load(Ordering::Relaxed) {
             return Err(ProjectDeleted);
+        }
+        if self.stopped.load(Ordering::Relaxed) {
+            return Ok(Err(events));
         }
         let mut evicted = Vec::new();
         for event in events {
@@ -201,7 +242,29 @@ impl ProjectShared {
         let len = buffer.len();
         drop(buffer);
         self.evicted(&evicted);
-        Ok(len)
+        Ok(Ok(len))
+    }
+
+    /// Marks this entry stopped if nothing is buffered or in flight and the project is not
+    /// deleted (checked under the buffer lock, so a concurrent push either lands before and
+    /// keeps it running, or finds it stopped and goes to a fresh entry); frees the buffer.
+    pub fn stop_if_idle(&self) -> bool {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if self.deleted.load(Ordering::Relaxed)
+            || self.stopped.load(Ordering::Relaxed)
+            || !buffer.is_empty()
+            || self.counters.in_flight.load(Ordering::Relaxed) > 0
+        {
+            return false;
+        }
+        self.stopped.store(true, Ordering::Relaxed);
+        *buffer = DropOldest::new(buffer.capacity());
+        true
+    }
+
+    /// Whether this entry's writer stopped idle.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     /// Drops the oldest buffered events for the node's memory cap, counted as
@@ -313,20 +376,7 @@ impl ProjectShared {
     /// A consistent copy of the counters (buffered includes the batch in flight).
     pub fn snapshot(&self) -> CounterSnapshot {
         let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let c = &self.counters;
-        CounterSnapshot {
-            accepted: c.accepted.load(Ordering::Relaxed),
-            stored: c.stored.load(Ordering::Relaxed),
-            dropped_buffer_full: c.dropped_buffer_full.load(Ordering::Relaxed),
-            dropped_memory_cap: c.dropped_memory_cap.load(Ordering::Relaxed),
-            dropped_flush_failed: c.dropped_flush_failed.load(Ordering::Relaxed),
-            dropped_invalid: c.dropped_invalid.load(Ordering::Relaxed),
-            dropped_project_deleted: c.dropped_project_deleted.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
-            buffered: buffer.len() as u64 + c.in_flight.load(Ordering::Relaxed),
-            writer_restarts: c.writer_restarts.load(Ordering::Relaxed),
-            rate_limited: c.rate_limited.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot(buffer.len() as u64)
     }
 }
 
@@ -347,11 +397,11 @@ mod tests {
     #[test]
     fn a_deleted_project_drops_its_buffer_and_flight_and_accepts_nothing() {
         let shared = ProjectShared::new(ProjectId::new(), 10, None);
-        shared.push(events(5)).unwrap();
+        shared.push(events(5)).unwrap().unwrap();
         let flight = shared.take(2);
         assert_eq!(shared.retire(), 3);
         assert!(shared.snapshot().is_accounted());
-        assert_eq!(shared.push(events(1)), Err(ProjectDeleted));
+        assert!(matches!(shared.push(events(1)), Err(ProjectDeleted)));
         // The batch in flight fails (its project is gone): counted as deleted, not failed.
         shared.finish(0, flight.len(), 0);
         let s = shared.snapshot();
@@ -365,5 +415,26 @@ mod tests {
             (5, 5, 0, 0)
         );
         assert!(s.is_accounted());
+    }
+
+    #[test]
+    fn an_entry_stops_only_when_idle_and_then_hands_events_back() {
+        let shared = ProjectShared::new(ProjectId::new(), 10, None);
+        shared.push(events(2)).unwrap().unwrap();
+        assert!(!shared.stop_if_idle(), "something is buffered");
+        let flight = shared.take(2);
+        assert!(!shared.stop_if_idle(), "a batch is in flight");
+        shared.finish(flight.len(), 0, 0);
+        assert!(shared.stop_if_idle());
+        assert!(shared.is_stopped());
+        // A push that lost the race is handed back whole and not counted here.
+        let back = shared.push(events(3)).unwrap().unwrap_err();
+        assert_eq!(back.len(), 3);
+        let s = shared.snapshot();
+        assert_eq!((s.accepted, s.stored, s.buffered), (2, 2, 0));
+        // A deleted project's entry never stops idle (it keeps refusing events).
+        let deleted = ProjectShared::new(ProjectId::new(), 10, None);
+        deleted.retire();
+        assert!(!deleted.stop_if_idle());
     }
 }

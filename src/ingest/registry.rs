@@ -3,20 +3,27 @@
 //! deleted project's writer is stopped and its buffer dropped and counted ([`forget`]); its
 //! entry stays, with its final counters and no writer, so a late event cannot start one.
 //!
+//! A writer whose project received nothing for `writer.idle_stop_secs`, with nothing buffered
+//! or in flight, stops and its entry (buffer, rate bucket, actor) leaves the map; the next
+//! event starts a fresh one. The project's counters outlive it in `totals` (a few atomics per
+//! project ever seen on this node), so `/metrics` never goes backwards.
+//!
 //! [`forget`]: WriterRegistry::forget
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::domain::ProjectId;
 use actix::prelude::*;
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 
 use super::facts::FactsBus;
 use super::memory::{self, MemoryCap};
 use super::spool::{Spool, SpoolError};
-use super::writer::{Crash, Drain, Retire, StorageWriter, Wake};
-use super::{CounterSnapshot, ProjectDeleted, ProjectShared};
+use super::writer::{Alive, Crash, Drain, IdleStop, Retire, StorageWriter, Wake};
+use super::{CounterSnapshot, Counters, ProjectDeleted, ProjectShared};
 use crate::config::WriterSettings;
 use crate::db::DbPool;
 use crate::domain::PendingEvent;
@@ -31,6 +38,10 @@ struct Handle {
 
 struct Inner {
     writers: DashMap<ProjectId, Handle>,
+    /// Every project's counters, kept when its writer stops idle (never removed).
+    totals: DashMap<ProjectId, Arc<Counters>>,
+    /// `StorageWriter` actors alive now.
+    alive: Arc<AtomicUsize>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     pool: DbPool,
@@ -78,6 +89,8 @@ impl WriterRegistry {
         Self {
             inner: Arc::new(Inner {
                 writers: DashMap::new(),
+                totals: DashMap::new(),
+                alive: Arc::default(),
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 pool,
@@ -94,9 +107,24 @@ impl WriterRegistry {
         let arbiter = &self.inner.arbiters[i % self.inner.arbiters.len()];
         let (pool, settings) = (self.inner.pool.clone(), self.inner.settings.clone());
         let facts = self.inner.facts.clone();
+        let alive = Alive::new(&self.inner.alive);
+        let idle = (settings.idle_stop_secs > 0).then(|| {
+            let (inner, shared) = (Arc::downgrade(&self.inner), shared.clone());
+            let reap = move || {
+                inner
+                    .upgrade()
+                    .is_some_and(|inner| inner.reap_idle(&shared))
+            };
+            IdleStop::new(Duration::from_secs(settings.idle_stop_secs), Box::new(reap))
+        });
         Supervisor::start_in_arbiter(arbiter, move |_| {
-            StorageWriter::new(shared, pool, settings, facts)
+            StorageWriter::new(shared, pool, settings, facts).with_lifecycle(alive, idle)
         })
+    }
+
+    /// `StorageWriter` actors alive now (started and not yet ended).
+    pub fn live_writers(&self) -> usize {
+        self.inner.alive.load(Ordering::Relaxed)
     }
 
     fn handle(&self, project_id: ProjectId) -> Handle {
@@ -116,11 +144,15 @@ impl WriterRegistry {
             .clone()
     }
 
+    /// A fresh entry's shared part, counting into the project's counters (called under the
+    /// entry's lock, so `totals` is locked after `writers`, never the other way round).
     fn new_shared(&self, project_id: ProjectId) -> Arc<ProjectShared> {
         let s = &self.inner.settings;
         let rate = (s.rate_limit_per_sec > 0).then_some((s.rate_limit_per_sec, s.rate_limit_burst));
+        let counters = self.inner.totals.entry(project_id).or_default().clone();
         Arc::new(
             ProjectShared::new(project_id, s.buffer_capacity, rate)
+                .with_counters(counters)
                 .with_spool(self.inner.spool.clone())
                 .with_memory(self.inner.memory.clone()),
         )
@@ -164,8 +196,15 @@ impl WriterRegistry {
         project_id: ProjectId,
         events: Vec<PendingEvent>,
     ) -> Result<(), ProjectDeleted> {
-        let handle = self.handle(project_id);
-        let len = handle.shared.push(events)?;
+        let mut events = events;
+        let (handle, len) = loop {
+            let handle = self.handle(project_id);
+            match handle.shared.push(events)? {
+                Ok(len) => break (handle, len),
+                // Its writer stopped idle just now and the entry is gone: start a fresh one.
+                Err(back) => events = back,
+            }
+        };
         if self.inner.memory.is_over() {
             self.enforce_memory_cap();
         }
@@ -290,20 +329,17 @@ impl WriterRegistry {
 
     /// The project's counters (zero when it has received nothing since start).
     pub fn snapshot(&self, project_id: ProjectId) -> CounterSnapshot {
-        self.inner
-            .writers
-            .get(&project_id)
-            .map(|h| h.shared.snapshot())
-            .unwrap_or_default()
+        if let Some(h) = self.inner.writers.get(&project_id) {
+            return h.shared.snapshot();
+        }
+        let counters = self.inner.totals.get(&project_id).map(|c| c.clone());
+        counters.map(|c| c.snapshot(0)).unwrap_or_default()
     }
 
-    /// Every known project's counters.
+    /// Every known project's counters, whether its writer runs or stopped idle.
     pub fn snapshots(&self) -> Vec<(ProjectId, CounterSnapshot)> {
-        self.inner
-            .writers
-            .iter()
-            .map(|h| (*h.key(), h.shared.snapshot()))
-            .collect()
+        let ids: Vec<ProjectId> = self.inner.totals.iter().map(|c| *c.key()).collect();
+        ids.into_iter().map(|id| (id, self.snapshot(id))).collect()
     }
 
     /// Asks the project's writer to panic (honoured only with `writer.allow_crash`).
@@ -338,5 +374,23 @@ impl WriterRegistry {
             spool.close();
             tracing::info!(outstanding = spool.outstanding(), "spool closed");
         }
+    }
+}
+
+impl Inner {
+    /// Takes an idle writer's entry out of the map, if it is still `shared`'s and nothing is
+    /// buffered or in flight (re-checked under the entry's lock, then the buffer's; a push
+    /// racing with it either lands first and keeps the writer, or is handed back and starts
+    /// a fresh entry). Dropping the entry drops the registry's address of the writer, so its
+    /// supervisor does not restart it. Called by the writer from its timer.
+    fn reap_idle(&self, shared: &Arc<ProjectShared>) -> bool {
+        let Entry::Occupied(entry) = self.writers.entry(shared.project_id) else {
+            return false;
+        };
+        if !Arc::ptr_eq(&entry.get().shared, shared) || !shared.stop_if_idle() {
+            return false;
+        }
+        entry.remove();
+        true
     }
 }

@@ -14,8 +14,8 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures_util::FutureExt;
@@ -38,6 +38,50 @@ pub struct StorageWriter {
     /// The flush timer; cancelled when the project is deleted, after which the actor ends
     /// as soon as its last address is dropped.
     timer: Option<SpawnHandle>,
+    /// Stop when idle (`writer.idle_stop_secs`), set by the registry.
+    idle: Option<IdleStop>,
+    /// Counted in the registry's live writers while this actor exists.
+    _alive: Option<Alive>,
+}
+
+/// Counts live writers: one per `StorageWriter`, given back when the actor is dropped (after
+/// its supervisor let it go), so the count shows whether stopped writers really went.
+pub struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    pub fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How a writer stops when its project has been idle: after `after` with no event accepted,
+/// on a timer tick, it asks `reap` to take its entry out of the registry (which re-checks,
+/// under the entry's and the buffer's locks, that nothing is buffered or in flight); when
+/// that succeeds the registry holds no address of it any more, and the writer ends.
+pub struct IdleStop {
+    after: Duration,
+    reap: Box<dyn Fn() -> bool + Send>,
+    /// `accepted` when last seen, and since when it has not moved.
+    seen: u64,
+    since: Instant,
+}
+
+impl IdleStop {
+    pub fn new(after: Duration, reap: Box<dyn Fn() -> bool + Send>) -> Self {
+        Self {
+            after,
+            reap,
+            seen: 0,
+            since: Instant::now(),
+        }
+    }
 }
 
 impl StorageWriter {
@@ -53,7 +97,33 @@ impl StorageWriter {
             settings,
             facts,
             timer: None,
+            idle: None,
+            _alive: None,
         }
+    }
+
+    /// The same, counted in `alive` and stopping when idle as `idle` says.
+    pub fn with_lifecycle(mut self, alive: Alive, idle: Option<IdleStop>) -> Self {
+        self._alive = Some(alive);
+        self.idle = idle.map(|mut idle| {
+            idle.seen = self.shared.counters.accepted.load(Ordering::Relaxed);
+            idle
+        });
+        self
+    }
+
+    /// On a timer tick: true when the project has received nothing for `idle.after` and the
+    /// registry took this writer's entry out (nothing buffered or in flight).
+    fn stopped_idle(&mut self) -> bool {
+        let Some(idle) = &mut self.idle else {
+            return false;
+        };
+        let accepted = self.shared.counters.accepted.load(Ordering::Relaxed);
+        if accepted != idle.seen {
+            (idle.seen, idle.since) = (accepted, Instant::now());
+            return false;
+        }
+        idle.since.elapsed() >= idle.after && (idle.reap)()
     }
 
     /// Stops the flush timer: with nothing left to run and no address (the registry dropped
@@ -293,10 +363,14 @@ impl Actor for StorageWriter {
         ctx.set_mailbox_capacity(64);
         let every = Duration::from_millis(self.settings.flush_interval_ms);
         self.timer = Some(ctx.run_interval(every, |act, ctx| {
-            if act.shared.is_deleted() {
-                act.retire(ctx); // in case `Retire` could not be delivered
+            if act.shared.is_deleted() || act.shared.is_stopped() {
+                act.retire(ctx); // in case `Retire` could not be delivered; or restarted
             } else {
                 act.maybe_flush(ctx, false);
+                if act.stopped_idle() {
+                    tracing::debug!(project_id = %act.shared.project_id, "storage writer stopped idle");
+                    act.retire(ctx);
+                }
             }
         }));
         tracing::debug!(project_id = %self.shared.project_id, "storage writer started");
@@ -305,7 +379,7 @@ impl Actor for StorageWriter {
 
 impl Supervised for StorageWriter {
     fn restarting(&mut self, _: &mut Self::Context) {
-        if self.shared.is_deleted() {
+        if self.shared.is_deleted() || self.shared.is_stopped() {
             return; // ends again at once (see `Retire`); not a crash
         }
         tracing::warn!(project_id = %self.shared.project_id, "storage writer restarting");

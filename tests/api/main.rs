@@ -12,6 +12,7 @@ mod events;
 mod faults;
 mod health;
 mod helpers;
+mod idle;
 mod ingest;
 mod isolation;
 mod issues;
