@@ -31,4 +31,5 @@ mod spool;
 mod stats;
 mod storable;
 mod web;
+mod web_settings;
 mod writer;

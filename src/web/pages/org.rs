@@ -51,7 +51,10 @@ fn template(
         Some(user),
         &[(org.name.clone(), format!("/{}", org.slug))],
         html! {
-            h1 { (org.name) }
+            div.heading {
+                h1 { (org.name) }
+                a href={ "/" (org.slug) "/settings" } { @if access.role >= Role::Admin { "Settings and members" } @else { "Members" } }
+            }
             h2 { "Projects" }
             @if rows.is_empty() {
                 p { "No projects yet." }
