@@ -117,13 +117,7 @@ pub(crate) async fn register_user(
     name: &str,
 ) -> Result<User, ApiError> {
     check_email(email)?;
-    crate::http::validate::no_nul("name", name)?;
-    if name.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "name",
-            "name must be at most 200 characters",
-        ));
-    }
+    let name = check_user_name(name)?;
     password::check_length(&password)
         .map_err(|e| ApiError::invalid_field("password", e.to_string()))?;
     let hash = password::hash(password).await.map_err(ApiError::internal)?;
@@ -133,7 +127,7 @@ pub(crate) async fn register_user(
         id: UserId::new(),
         email: &email,
         password_hash: &hash,
-        name: name.trim(),
+        name,
     };
     match accounts::create_user(&mut conn, &new).await {
         Ok(user) => Ok(user),
@@ -146,6 +140,18 @@ pub(crate) async fn register_user(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A user's display name, trimmed: at most 200 characters, no NUL (empty is allowed).
+pub(crate) fn check_user_name(name: &str) -> Result<&str, ApiError> {
+    crate::http::validate::no_nul("name", name)?;
+    if name.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be at most 200 characters",
+        ));
+    }
+    Ok(name.trim())
 }
 
 async fn me_of(state: &AppState, user: User) -> Result<MeOut, ApiError> {
@@ -334,21 +340,44 @@ pub async fn change_password(
     body: crate::http::validate::JsonObject<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    password::check_length(&body.new_password)
-        .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
-    confirm_password(&state, &current.user, &ip, body.current_password).await?;
-    let hash = password::hash(body.new_password)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut conn = state.pool.get().await?;
-    session::change_password(
-        &mut conn,
-        (state.clock)(),
-        current.id(),
-        &hash,
+    set_password(
+        &state,
+        &current.user,
         current.session_id(),
+        &ip,
+        body.current_password,
+        body.new_password,
         body.revoke_tokens,
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Checks `current` (counted like a login, [`confirm_password`]) and sets `new`, ending
+/// every other session of the user (all but `keep`) and, with `revoke_tokens`, every user
+/// token. Shared by the API and the web UI's account page.
+pub(crate) async fn set_password(
+    state: &AppState,
+    user: &User,
+    keep: Option<crate::domain::SessionId>,
+    ip: &ClientIp,
+    current: SecretString,
+    new: SecretString,
+    revoke_tokens: bool,
+) -> Result<(), ApiError> {
+    password::check_length(&new)
+        .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
+    confirm_password(state, user, ip, current).await?;
+    let hash = password::hash(new).await.map_err(ApiError::internal)?;
+    let mut conn = state.pool.get().await?;
+    session::change_password(
+        &mut conn,
+        (state.clock)(),
+        user.id,
+        &hash,
+        keep,
+        revoke_tokens,
+    )
+    .await?;
+    Ok(())
 }

@@ -66,7 +66,9 @@ pub fn page(title: &str, user: Option<&WebUser>, crumbs: &[Crumb], content: Mark
                     }
                     @if let Some(u) = user {
                         div.who {
-                            span.name { (u.user.name.as_str()) }
+                            a.name href="/account" title="Account: name, password, sessions, tokens" {
+                                @if u.user.name.is_empty() { (u.user.email) } @else { (u.user.name) }
+                            }
                             form method="post" action="/logout" {
                                 (csrf_field(&u.csrf))
                                 button.link type="submit" { "Sign out" }

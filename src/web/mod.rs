@@ -40,7 +40,7 @@ pub fn is_ui_path(path: &str) -> bool {
 /// Every page of the UI, in one scope that only takes UI paths (the API keeps its own JSON
 /// 404 and 405 answers). Registered after the API's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use pages::{auth, event, home, issue, issues, org, settings};
+    use pages::{account, auth, event, home, issue, issues, org, org_settings, settings};
     cfg.service(
         web::scope("")
             .guard(guard::fn_guard(|ctx| is_ui_path(ctx.head().uri.path())))
@@ -57,10 +57,47 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/register", web::get().to(auth::register_page))
             .route("/register", web::post().to(auth::register_submit))
             .route("/logout", web::post().to(auth::logout))
+            .route("/account", web::get().to(account::show))
+            .route("/account/name", web::post().to(account::set_name))
+            .route(
+                "/account/password",
+                web::post().to(account::change_password),
+            )
+            .route(
+                "/account/sessions/{id}/revoke",
+                web::post().to(account::revoke_session),
+            )
+            .route("/account/tokens", web::post().to(account::create_token))
+            .route(
+                "/account/tokens/{id}/revoke",
+                web::post().to(account::revoke_token),
+            )
             .route("/", web::get().to(home::index))
             .route("/", web::post().to(home::create_org))
             .route("/{org}", web::get().to(org::index))
             .route("/{org}", web::post().to(org::create_project))
+            // Before `/{org}/{project}`: `settings` is the organization's page there.
+            .route("/{org}/settings", web::get().to(org_settings::show))
+            .route(
+                "/{org}/settings/members",
+                web::post().to(org_settings::add_member),
+            )
+            .route(
+                "/{org}/settings/members/{user_id}/role",
+                web::post().to(org_settings::set_role),
+            )
+            .route(
+                "/{org}/settings/members/{user_id}/remove",
+                web::post().to(org_settings::remove_member),
+            )
+            .route(
+                "/{org}/settings/rename",
+                web::post().to(org_settings::rename),
+            )
+            .route(
+                "/{org}/settings/delete",
+                web::post().to(org_settings::delete),
+            )
             .route("/{org}/{project}", web::get().to(org::project_root))
             .route("/{org}/{project}/issues", web::get().to(issues::list))
             .route("/{org}/{project}/issues", web::post().to(issues::bulk))

@@ -34,4 +34,5 @@ mod stats;
 mod storable;
 mod stream;
 mod web;
+mod web_settings;
 mod writer;

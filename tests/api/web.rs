@@ -9,23 +9,23 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, TestUser, join, member, seed, spawn_app};
 
 /// A browser without JavaScript: keeps its cookies, never follows redirects.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
 
 /// A response as the test reads it.
-struct Page {
-    status: StatusCode,
-    location: String,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub status: StatusCode,
+    pub location: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
 }
 
 impl Page {
     /// The value of the first `name="csrf"` field.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -36,7 +36,7 @@ impl Page {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -49,7 +49,7 @@ impl<'a> Browser<'a> {
     }
 
     /// A browser signed in as `user` through the login form.
-    async fn signed_in(app: &'a TestApp, user: &TestUser) -> Self {
+    pub(crate) async fn signed_in(app: &'a TestApp, user: &TestUser) -> Self {
         let mut b = Self::new(app);
         let page = b.get("/login").await;
         let res = b
@@ -98,12 +98,12 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.client.get(format!("{}{path}", self.app.address));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self
             .client
             .post(format!("{}{path}", self.app.address))
@@ -111,7 +111,7 @@ impl<'a> Browser<'a> {
         self.send(req).await
     }
 
-    fn has_cookie(&self, name: &str) -> bool {
+    pub(crate) fn has_cookie(&self, name: &str) -> bool {
         self.cookies.iter().any(|(k, _)| k == name)
     }
 }

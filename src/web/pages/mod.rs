@@ -1,11 +1,13 @@
 //! The pages: one module per page (its handlers and its template).
 
+pub mod account;
 pub mod auth;
 pub mod event;
 pub mod home;
 pub mod issue;
 pub mod issues;
 pub mod org;
+pub mod org_settings;
 pub mod settings;
 
 use actix_web::HttpResponse;

@@ -13,7 +13,7 @@ use crate::db::activity::{self, Buckets, Per};
 use crate::db::projects::{self, NewProject, Project};
 use crate::domain::{ProjectId, Role};
 use crate::http::access::OrgAccess;
-use crate::http::validate::{check_name, check_platform, check_slug, slug_conflict};
+use crate::http::validate::{check_name, check_platform, check_project_slug, slug_conflict};
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
 use crate::web::session::WebUser;
@@ -51,7 +51,10 @@ fn template(
         Some(user),
         &[(org.name.clone(), format!("/{}", org.slug))],
         html! {
-            h1 { (org.name) }
+            div.heading {
+                h1 { (org.name) }
+                a href={ "/" (org.slug) "/settings" } { @if access.role >= Role::Admin { "Settings and members" } @else { "Members" } }
+            }
             h2 { "Projects" }
             @if rows.is_empty() {
                 p { "No projects yet." }
@@ -150,7 +153,7 @@ pub async fn create_project(
             id: ProjectId::new(),
             org_id: access.org.id,
             name: check_name(form.get("name"))?,
-            slug: check_slug(form.get("slug"))?,
+            slug: check_project_slug(form.get("slug"))?,
             platform: check_platform(Some(form.get("platform")))?,
         };
         projects::create_project(&mut conn, &new)
