@@ -145,9 +145,14 @@ async fn main() {
         .pool_max_idle_per_host(args.connections)
         .build()
         .expect("http client");
-    let sample = event(0).len();
+    let sample = event(0);
+    // What one such event costs in the server's buffer (docs/architecture.md, "Memory").
+    let footprint = mesher::domain::parse_event(&sample)
+        .map(|e| mesher::domain::PendingEvent::new(e, chrono::Utc::now()).footprint())
+        .expect("the sample event is valid");
+    let sample = sample.len();
     println!(
-        "loadgen: {} connections, {:?}, event ≈ {sample} bytes, {}",
+        "loadgen: {} connections, {:?}, event ≈ {sample} bytes ({footprint} bytes buffered), {}",
         args.connections,
         args.duration,
         args.rate

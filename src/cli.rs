@@ -248,6 +248,9 @@ impl Demo {
         println!("  key       {}", self.key);
         println!("  dsn       {}", self.dsn);
         println!();
+        println!("Open the web UI and sign in with the email and password above:");
+        println!("  {}/{}/{}/issues", self.url, self.org, self.project);
+        println!();
         println!("Send an event:");
         println!(
             "  curl -X POST {}/api/v1/events -H 'X-Mesher-Key: {}' -H 'Content-Type: application/json' \\",

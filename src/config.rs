@@ -36,6 +36,34 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub node: NodeSettings,
+    #[serde(default)]
+    pub stream: StreamSettings,
+}
+
+/// The live stream (`GET …/projects/{project}/stream`, Server-Sent Events).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StreamSettings {
+    /// A comment is sent to every stream this often, so proxies keep it open and a client
+    /// notices a dead connection.
+    pub heartbeat_secs: u64,
+    /// The `retry:` hint: how long a client waits before reconnecting.
+    pub retry_ms: u64,
+    /// Messages (one committed batch's worth each) a client may be behind; one that stays
+    /// that far behind for 2 s is disconnected.
+    pub client_buffer: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_secs: 15,
+            retry_ms: 3000,
+            client_buffer: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +125,10 @@ impl HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WriterSettings {
     pub buffer_capacity: usize,
+    /// Every project's buffered events together may hold at most this many bytes (see
+    /// `ingest::memory`); over it, the largest buffers drop their oldest events.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: u64,
     pub batch_size: usize,
     pub flush_interval_ms: u64,
     pub max_retries: u32,
@@ -109,6 +141,11 @@ pub struct WriterSettings {
     /// Per-project ingestion rate limit in events per second (0: none), and its burst.
     pub rate_limit_per_sec: u32,
     pub rate_limit_burst: u32,
+    /// A project's writer that received nothing for this long, with nothing buffered, stops
+    /// (and starts again on its next event); 0: never. Checked on the writer's flush timer, so
+    /// in effect at least `flush_interval_ms`.
+    #[serde(default = "default_idle_stop_secs")]
+    pub idle_stop_secs: u64,
     /// How long a flush attempt waits for a pooled connection: `database.acquire_timeout_ms`,
     /// filled in by [`Settings::writer_settings`]; `None` waits as long as the pool does.
     #[serde(skip)]
@@ -122,7 +159,8 @@ pub struct WriterSettings {
     /// With `spool_fsync = "interval"`: at most one sync this often, shared by all requests.
     #[serde(default = "default_spool_fsync_ms")]
     pub spool_fsync_ms: u64,
-    /// The spool's size cap; at it, events are refused (503) until writes catch up.
+    /// The spool's size cap; at it, the oldest segments are deleted to make room (their
+    /// events stay buffered in memory but are no longer safe from a crash).
     #[serde(default = "default_spool_max_bytes")]
     pub spool_max_bytes: u64,
     /// A segment file is closed and a new one started past this size.
@@ -139,6 +177,17 @@ pub enum SpoolFsync {
     #[default]
     Interval,
 }
+
+fn default_max_buffered_bytes() -> u64 {
+    128 << 20
+}
+
+fn default_idle_stop_secs() -> u64 {
+    300
+}
+
+/// The longest `writer.idle_stop_secs` (a week).
+pub const MAX_IDLE_STOP_SECS: u64 = 7 * 24 * 3600;
 
 fn default_spool_fsync_ms() -> u64 {
     10
@@ -181,6 +230,31 @@ pub struct MetricsSettings {
     /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
     pub token: Option<SecretString>,
 }
+
+/// This process as one node among those sharing the database: its run record
+/// (`node_runs`), refreshed by a heartbeat, so a crash is reported by the next node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct NodeSettings {
+    /// How often the run's heartbeat (and totals) is written; a run is taken for gone after
+    /// [`STALE_BEATS`] of its intervals without one.
+    pub heartbeat_ms: u64,
+    /// Runs whose last heartbeat is older than this are deleted.
+    pub run_retention_days: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 1000,
+            run_retention_days: 7,
+        }
+    }
+}
+
+/// Heartbeat intervals without a beat after which a run that did not stop cleanly is taken
+/// for gone (crashed or killed).
+pub const STALE_BEATS: u32 = 5;
 
 /// The largest `auth.key_cache_ttl_ms`: a revoked key must stop within 5 s on every node, and
 /// 1 s of that is left for requests already in progress.
@@ -304,6 +378,12 @@ impl Settings {
                 "must be at least writer.batch_size",
             ));
         }
+        if w.max_buffered_bytes < 1 << 20 {
+            return Err(invalid(
+                "writer.max_buffered_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
         if w.flush_interval_ms == 0 {
             return Err(invalid("writer.flush_interval_ms", "must be at least 1"));
         }
@@ -314,6 +394,12 @@ impl Settings {
             return Err(invalid(
                 "writer.spool_segment_bytes",
                 "must be at least 4096 and at most writer.spool_max_bytes",
+            ));
+        }
+        if w.idle_stop_secs > MAX_IDLE_STOP_SECS {
+            return Err(invalid(
+                "writer.idle_stop_secs",
+                format!("must be at most {MAX_IDLE_STOP_SECS} (a week; 0 = never)"),
             ));
         }
         if w.arbiters == 0 || w.arbiters > 64 {
@@ -327,6 +413,15 @@ impl Settings {
                 ),
             ));
         }
+        if !(100..=60_000).contains(&self.node.heartbeat_ms) {
+            return Err(invalid(
+                "node.heartbeat_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if self.node.run_retention_days == 0 {
+            return Err(invalid("node.run_retention_days", "must be at least 1"));
+        }
         if self.partitions.retention_days == 0 {
             return Err(invalid("partitions.retention_days", "must be at least 1"));
         }
@@ -335,6 +430,12 @@ impl Settings {
                 "partitions.check_interval_secs",
                 "must be at least 1",
             ));
+        }
+        if self.stream.heartbeat_secs == 0 {
+            return Err(invalid("stream.heartbeat_secs", "must be at least 1"));
+        }
+        if self.stream.client_buffer == 0 {
+            return Err(invalid("stream.client_buffer", "must be at least 1"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(invalid(
@@ -411,6 +512,8 @@ mod tests {
         let s = defaults();
         assert_eq!(s.http.bind, "127.0.0.1:8080");
         assert_eq!(s.writer.buffer_capacity, 10_000);
+        assert_eq!(s.writer.max_buffered_bytes, 128 << 20);
+        assert_eq!(s.writer.idle_stop_secs, 300);
         assert_eq!(s.partitions.days_ahead, 7);
         assert_eq!(s.partitions.retention_days, 90);
         assert_eq!(s.log.format, LogFormat::Pretty);
@@ -463,8 +566,24 @@ mod tests {
             ),
             ("writer.batch_size", Box::new(|s| s.writer.batch_size = 0)),
             (
+                "stream.heartbeat_secs",
+                Box::new(|s| s.stream.heartbeat_secs = 0),
+            ),
+            (
+                "stream.client_buffer",
+                Box::new(|s| s.stream.client_buffer = 0),
+            ),
+            (
                 "writer.buffer_capacity",
                 Box::new(|s| s.writer.buffer_capacity = 1),
+            ),
+            (
+                "writer.max_buffered_bytes",
+                Box::new(|s| s.writer.max_buffered_bytes = 1000),
+            ),
+            (
+                "writer.idle_stop_secs",
+                Box::new(|s| s.writer.idle_stop_secs = MAX_IDLE_STOP_SECS + 1),
             ),
             (
                 "partitions.retention_days",

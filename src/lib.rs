@@ -14,7 +14,9 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod live;
 pub mod telemetry;
+pub mod web;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use actix::{Actor, Addr};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
@@ -35,7 +37,13 @@ use crate::config::Settings;
 use crate::db::DbPool;
 use crate::http::metrics::Metrics;
 use crate::ingest::WriterRegistry;
+use crate::jobs::node_run::{self, NodeRun};
 use crate::jobs::partitions::{Maintain, PartitionMaintainer};
+use crate::live::LiveHub;
+
+/// Batches of facts waiting for the live stream's publisher, and notices waiting for its
+/// loader, before more are left out (counted).
+const LIVE_QUEUE: usize = 1024;
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
@@ -53,6 +61,8 @@ pub struct AppState {
     pub dummy_hash: String,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+    /// This node's live stream subscribers.
+    pub live: LiveHub,
 }
 
 /// A built, bound, not yet running server.
@@ -63,6 +73,9 @@ pub struct Application {
     /// address is dropped stops).
     _partitions: Addr<PartitionMaintainer>,
     registry: WriterRegistry,
+    /// This process's run record and heartbeat (marked stopped after the drain).
+    node_run: Addr<NodeRun>,
+    live: LiveHub,
 }
 
 impl Application {
@@ -113,13 +126,39 @@ impl Application {
             }
             None => (None, Vec::new()),
         };
+        // The live stream: the writers' facts → this node's NOTIFY publisher; this node's
+        // LISTEN → the loader → the hub's subscribers (docs/architecture.md, "The live stream").
+        let facts = ingest::FactsBus::new();
+        let live = LiveHub::new();
+        let (notices_tx, notices_rx) = tokio::sync::mpsc::channel(LIVE_QUEUE);
+        actix_rt::spawn(live::publish::run(
+            settings.database.url.clone(),
+            facts.subscribe("stream", LIVE_QUEUE),
+            live.clone(),
+        ));
+        actix_rt::spawn(live::listen::run(
+            settings.database.url.clone(),
+            live.clone(),
+            notices_tx,
+        ));
+        actix_rt::spawn(http::stream::load_notices(
+            pool.clone(),
+            live.clone(),
+            notices_rx,
+        ));
         // Writers run on their own arbiters, started once here (not per HTTP worker).
         let registry = WriterRegistry::with_spool(
             pool.clone(),
             settings.writer_settings(),
             settings.writer.arbiters,
             spool.clone(),
+            facts,
         );
+        let node_run = {
+            let (pool, registry) = (pool.clone(), registry.clone());
+            let (node, wait) = (settings.node.clone(), settings.acquire_timeout());
+            actix::Supervisor::start(move |_| NodeRun::new(pool, registry, node, wait))
+        };
         let document = http::openapi::document();
         if let Some(spool) = spool {
             actix_rt::spawn(ingest::spool::replay::replay(
@@ -131,7 +170,7 @@ impl Application {
                 settings.writer.buffer_capacity,
             ));
         }
-        let state = web::Data::new(AppState {
+        let state = actix_web::web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),
             registry: registry.clone(),
@@ -154,6 +193,7 @@ impl Application {
             .await
             .context("computing the dummy password hash")?,
             openapi_json: serde_json::to_string(&document)?,
+            live: live.clone(),
         });
         let allowed = http::allowed_methods(&document);
         let workers = match settings.http.workers {
@@ -172,8 +212,10 @@ impl Application {
                 .configure(http::routes)
                 .into_app()
                 .configure(http::method_not_allowed(&allowed))
-                .default_service(web::to(http::not_found))
+                .configure(web::routes)
+                .default_service(actix_web::web::to(http::not_found))
         })
+        .on_connect(http::stream::on_connect)
         .workers(workers)
         .disable_signals()
         .listen(listener)?
@@ -183,6 +225,8 @@ impl Application {
             server,
             _partitions: partitions,
             registry,
+            node_run,
+            live,
         })
     }
 
@@ -215,6 +259,9 @@ impl Application {
             result = &mut server => result,
             () = stop => {
                 tracing::info!("shutting down: stopping the HTTP server");
+                // Live streams never end by themselves: end them, so the graceful stop
+                // does not wait for them.
+                self.live.close();
                 handle.stop(true).await;
                 server.await
             }
@@ -222,6 +269,9 @@ impl Application {
         tracing::info!("HTTP server stopped; flushing writer buffers");
         self.registry.drain().await;
         tracing::info!("all buffers flushed");
+        if self.node_run.send(node_run::Stop).await.unwrap_or(false) {
+            tracing::info!("run marked stopped");
+        }
         served.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 }

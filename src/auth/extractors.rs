@@ -125,8 +125,11 @@ pub async fn csrf_guard(
     actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
     actix_web::Error,
 > {
-    let cookie_borne =
-        req.cookie(SESSION_COOKIE).is_some() && bearer_token(req.headers()).is_none();
+    // The web UI's pages check their own CSRF token (a form field bound to the session,
+    // `web::csrf`): an HTML form cannot send JSON.
+    let cookie_borne = req.cookie(SESSION_COOKIE).is_some()
+        && bearer_token(req.headers()).is_none()
+        && !crate::web::is_ui_path(req.path());
     if cookie_borne
         && let Some(state) = req.app_data::<web::Data<AppState>>()
         && let Err(e) = check_csrf(req.request(), &state.settings.http.public_url)

@@ -9,7 +9,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use crate::config::AuthSettings;
 use crate::db::accounts::{self, User};
 use crate::db::sessions::{self as db, NewSession};
-pub use crate::db::sessions::{UserToken, list_tokens, revoke_session, revoke_token};
+pub use crate::db::sessions::{
+    SessionInfo, UserToken, list_tokens, revoke_session, revoke_token, revoke_user_session,
+};
 use crate::domain::{SessionId, TokenId, UserId, keys};
 
 /// `last_seen_at` / `last_used_at` are written at most this often per session or token, so
@@ -81,6 +83,17 @@ pub async fn resolve_session(
         db::touch_session(conn, session.id, now).await?;
     }
     Ok(Ok((session.user, session.id)))
+}
+
+/// The user's sessions that still authenticate (unrevoked, unexpired, not idle too long).
+pub async fn active_sessions(
+    conn: &mut AsyncPgConnection,
+    settings: &AuthSettings,
+    now: DateTime<Utc>,
+    user_id: UserId,
+) -> QueryResult<Vec<db::SessionInfo>> {
+    let idle = Duration::seconds(settings.session_idle_timeout_secs as i64);
+    db::live_sessions(conn, user_id, now, now - idle).await
 }
 
 /// Sets a new password hash and ends what the old password opened, in one transaction: every

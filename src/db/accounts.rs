@@ -91,6 +91,19 @@ pub async fn set_password_hash(
         .map(drop)
 }
 
+/// Sets a user's display name.
+pub async fn set_user_name(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    name: &str,
+) -> QueryResult<User> {
+    diesel::update(users::table.find(user_id))
+        .set((users::name.eq(name), users::updated_at.eq(diesel::dsl::now)))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+}
+
 /// The organization with this slug, if any.
 pub async fn find_org_by_slug(
     conn: &mut AsyncPgConnection,

@@ -2,25 +2,41 @@
 //!
 //! 1. The batch is aggregated by fingerprint in memory, then one `INSERT … SELECT FROM
 //!    unnest(…) ON CONFLICT (project_id, fingerprint_hash) DO UPDATE` upserts every issue it
-//!    touches (times_seen added, first/last seen widened, level raised to the maximum, a
-//!    resolved issue reopened) and returns their ids.
+//!    touches (times_seen added, first/last seen widened, level raised to the maximum) and
+//!    returns each one's id, whether it was created (`xmax = 0`) and its state — including
+//!    its status, which the upsert leaves alone, so what comes back is the status the batch
+//!    found (read from the locked, latest row version, exact under concurrency).
+//!    Issues found resolved are then reopened by one `UPDATE` of exactly those rows (a
+//!    regression); they are already locked by this transaction, so it adds no lock and no
+//!    lock-order risk, and it runs only when something regressed.
 //! 2. One `INSERT … SELECT FROM unnest(…)` inserts every event: one array per column, so
 //!    twenty bind parameters and one plan whatever the batch size.
+//!
+//! The committed batch is described by [`BatchFacts`]: which issues were created or
+//! regressed, their new state, and the events each one got.
+//!
+//! The `jsonb` values are the JSON text a [`PendingEvent`] carries since the edge, bound as
+//! they are ([`JsonText`]): no `serde_json::Value` is built on the write path.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::DbError;
-use crate::domain::{EventId, IssueId, Level, PendingEvent, ProjectId};
+use super::types::JsonText;
+use crate::domain::facts::{SHORT_MESSAGE_CHARS, short};
+use crate::domain::pending::Field;
+use crate::domain::{
+    BatchFacts, EventFact, EventId, IssueFact, IssueId, IssueStatus, Level, PendingEvent, ProjectId,
+};
 
 /// One issue's share of a batch.
 struct IssueAgg<'a> {
-    components: &'a [String],
+    /// The fingerprint's components, as JSON text.
+    components: &'a str,
     title: &'a str,
     culprit: Option<&'a str>,
     level: Level,
@@ -33,18 +49,18 @@ fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
     let mut issues: BTreeMap<&str, IssueAgg<'_>> = BTreeMap::new();
     for e in batch {
         issues
-            .entry(e.fingerprint.hash.as_str())
+            .entry(e.fingerprint_hash())
             .and_modify(|agg| {
-                agg.level = agg.level.max(e.event.level);
+                agg.level = agg.level.max(e.level);
                 agg.first_seen = agg.first_seen.min(e.received_at);
                 agg.last_seen = agg.last_seen.max(e.received_at);
                 agg.count += 1;
             })
             .or_insert_with(|| IssueAgg {
-                components: &e.fingerprint.components,
-                title: &e.title,
-                culprit: e.culprit.as_deref(),
-                level: e.event.level,
+                components: e.fingerprint_json(),
+                title: e.title(),
+                culprit: e.culprit(),
+                level: e.level,
                 first_seen: e.received_at,
                 last_seen: e.received_at,
                 count: 1,
@@ -59,6 +75,17 @@ struct UpsertedIssue {
     id: IssueId,
     #[diesel(sql_type = Text)]
     fingerprint_hash: String,
+    #[diesel(sql_type = Bool)]
+    created: bool,
+    /// The status the batch found (the upsert does not change it).
+    #[diesel(sql_type = Text)]
+    status: IssueStatus,
+    #[diesel(sql_type = BigInt)]
+    times_seen: i64,
+    #[diesel(sql_type = Text)]
+    level: Level,
+    #[diesel(sql_type = Timestamptz)]
+    last_seen: DateTime<Utc>,
 }
 
 const UPSERT_ISSUES: &str = "\
@@ -77,9 +104,20 @@ ON CONFLICT (project_id, fingerprint_hash) DO UPDATE SET
         WHEN array_position(ARRAY['debug','info','warning','error','fatal'], EXCLUDED.level)
            > array_position(ARRAY['debug','info','warning','error','fatal'], issues.level)
         THEN EXCLUDED.level ELSE issues.level END,
-    status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END,
     updated_at = now()
-RETURNING id, fingerprint_hash";
+RETURNING id, fingerprint_hash, (xmax = 0) AS created, status, times_seen, level, last_seen";
+
+/// Reopens the issues the upsert found resolved (rows this transaction already locks).
+const REOPEN_ISSUES: &str = "\
+UPDATE issues SET status = 'unresolved', updated_at = now()
+WHERE id = ANY($1) AND status = 'resolved'
+RETURNING id";
+
+#[derive(diesel::QueryableByName)]
+struct ReopenedIssue {
+    #[diesel(sql_type = SqlUuid)]
+    id: IssueId,
+}
 
 const INSERT_EVENTS: &str = "\
 INSERT INTO events (id, received_at, project_id, issue_id, event_id, \"timestamp\", level, message,
@@ -96,19 +134,18 @@ FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::timestamp
           environment, server_name, transaction, logger, tags, exception, breadcrumbs,
           user_data, contexts, extra)";
 
-fn json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
 /// Stores `batch` (all of `project_id`) in one transaction: issues upserted, events inserted.
-/// Returns how many events were inserted.
+/// Returns what the committed batch did ([`BatchFacts`]).
 pub async fn write_batch(
     conn: &mut AsyncPgConnection,
     project_id: ProjectId,
     batch: &[PendingEvent],
-) -> Result<usize, DbError> {
+) -> Result<BatchFacts, DbError> {
     if batch.is_empty() {
-        return Ok(0);
+        return Ok(BatchFacts {
+            project_id,
+            issues: Vec::new(),
+        });
     }
     let issues = aggregate(batch);
     let n = issues.len();
@@ -128,7 +165,7 @@ pub async fn write_batch(
     for (hash, agg) in &issues {
         ids.push(IssueId::new());
         hashes.push(*hash);
-        fps.push(json(&agg.components));
+        fps.push(JsonText(agg.components));
         titles.push(agg.title);
         culprits.push(agg.culprit);
         levels.push(agg.level.as_str());
@@ -143,6 +180,7 @@ pub async fn write_batch(
         cols.push(e);
     }
 
+    let mut committed = None;
     conn.transaction(async |conn| {
         let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
             .bind::<SqlUuid, _>(project_id)
@@ -157,15 +195,17 @@ pub async fn write_batch(
             .bind::<Array<BigInt>, _>(&counts)
             .load(conn)
             .await?;
+        let reopened = reopen_resolved(conn, &upserted).await?;
         let issue_of: HashMap<&str, IssueId> = upserted
             .iter()
             .map(|u| (u.fingerprint_hash.as_str(), u.id))
             .collect();
         let issue_ids: Vec<IssueId> = batch
             .iter()
-            .map(|e| issue_of.get(e.fingerprint.hash.as_str()).copied())
+            .map(|e| issue_of.get(e.fingerprint_hash()).copied())
             .collect::<Option<_>>()
             .ok_or(diesel::result::Error::NotFound)?;
+        committed = Some((upserted, reopened));
         diesel::sql_query(INSERT_EVENTS)
             .bind::<SqlUuid, _>(project_id)
             .bind::<Array<SqlUuid>, _>(&cols.id)
@@ -191,7 +231,74 @@ pub async fn write_batch(
             .await
             .map_err(DbError::from)
     })
-    .await
+    .await?;
+    let (upserted, reopened) = committed.ok_or(diesel::result::Error::NotFound)?;
+    Ok(facts(project_id, batch, upserted, &reopened))
+}
+
+/// Reopens the issues the upsert found resolved (a regression): one `UPDATE` of rows this
+/// transaction already locks, and none at all when nothing regressed.
+async fn reopen_resolved(
+    conn: &mut AsyncPgConnection,
+    upserted: &[UpsertedIssue],
+) -> Result<Vec<ReopenedIssue>, DbError> {
+    let resolved: Vec<IssueId> = upserted
+        .iter()
+        .filter(|u| u.status == IssueStatus::Resolved)
+        .map(|u| u.id)
+        .collect();
+    if resolved.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(REOPEN_ISSUES)
+        .bind::<Array<SqlUuid>, _>(&resolved)
+        .load(conn)
+        .await?)
+}
+
+/// The facts of a committed batch: each upserted issue with its new state and its events.
+fn facts(
+    project_id: ProjectId,
+    batch: &[PendingEvent],
+    upserted: Vec<UpsertedIssue>,
+    reopened: &[ReopenedIssue],
+) -> BatchFacts {
+    let mut events: HashMap<&str, Vec<EventFact>> = HashMap::with_capacity(upserted.len());
+    for e in batch {
+        events
+            .entry(e.fingerprint_hash())
+            .or_default()
+            .push(EventFact {
+                id: e.id,
+                received_at: e.received_at,
+                level: e.level,
+                environment: e.get(Field::Environment).map(str::to_owned),
+                message: short(e.message(), SHORT_MESSAGE_CHARS).to_owned(),
+            });
+    }
+    let issues = upserted
+        .into_iter()
+        .map(|u| {
+            let regressed = reopened.iter().any(|r| r.id == u.id);
+            IssueFact {
+                issue_id: u.id,
+                created: u.created,
+                regressed,
+                times_seen: u.times_seen,
+                status: if regressed {
+                    IssueStatus::Unresolved
+                } else {
+                    u.status
+                },
+                level: u.level,
+                last_seen: u.last_seen,
+                events: events
+                    .remove(u.fingerprint_hash.as_str())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    BatchFacts { project_id, issues }
 }
 
 /// The batch as one array per `events` column.
@@ -209,12 +316,12 @@ struct EventColumns<'a> {
     server_name: Vec<Option<&'a str>>,
     transaction: Vec<Option<&'a str>>,
     logger: Vec<Option<&'a str>>,
-    tags: Vec<Value>,
-    exception: Vec<Option<Value>>,
-    breadcrumbs: Vec<Option<Value>>,
-    user_data: Vec<Option<Value>>,
-    contexts: Vec<Option<Value>>,
-    extra: Vec<Value>,
+    tags: Vec<JsonText<'a>>,
+    exception: Vec<Option<JsonText<'a>>>,
+    breadcrumbs: Vec<Option<JsonText<'a>>>,
+    user_data: Vec<Option<JsonText<'a>>>,
+    contexts: Vec<Option<JsonText<'a>>>,
+    extra: Vec<JsonText<'a>>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -232,25 +339,26 @@ impl<'a> EventColumns<'a> {
     }
 
     fn push(&mut self, p: &'a PendingEvent) {
-        let e = &p.event;
+        let json = move |f: Field| p.get(f).map(JsonText);
         self.id.push(p.id);
         self.received_at.push(p.received_at);
-        self.event_id.push(e.event_id);
-        self.timestamp.push(e.timestamp);
-        self.level.push(e.level.as_str());
-        self.message.push(&e.message);
-        self.platform.push(e.platform.as_deref());
-        self.release.push(e.release.as_deref());
-        self.environment.push(e.environment.as_deref());
-        self.server_name.push(e.server_name.as_deref());
-        self.transaction.push(e.transaction.as_deref());
-        self.logger.push(e.logger.as_deref());
-        self.tags.push(json(&e.tags));
-        self.exception.push(e.exception.as_ref().map(json));
-        self.breadcrumbs.push(e.breadcrumbs.as_ref().map(json));
-        self.user_data.push(e.user.as_ref().map(json));
-        self.contexts.push(e.contexts.as_ref().map(json));
-        self.extra.push(json(&e.extra));
+        self.event_id.push(p.event_id);
+        self.timestamp.push(p.timestamp);
+        self.level.push(p.level.as_str());
+        self.message.push(p.message());
+        self.platform.push(p.get(Field::Platform));
+        self.release.push(p.get(Field::Release));
+        self.environment.push(p.get(Field::Environment));
+        self.server_name.push(p.get(Field::ServerName));
+        self.transaction.push(p.get(Field::Transaction));
+        self.logger.push(p.get(Field::Logger));
+        self.tags.push(json(Field::Tags).unwrap_or(JsonText("{}")));
+        self.exception.push(json(Field::Exception));
+        self.breadcrumbs.push(json(Field::Breadcrumbs));
+        self.user_data.push(json(Field::User));
+        self.contexts.push(json(Field::Contexts));
+        self.extra
+            .push(json(Field::Extra).unwrap_or(JsonText("{}")));
     }
 }
 

@@ -10,7 +10,7 @@ use crate::domain::{IssueId, Level, ProjectId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// A row of `issues`.
@@ -100,6 +100,10 @@ pub struct IssueFilter {
     pub level: Option<Level>,
     /// Case-insensitive substring of the title or the culprit.
     pub q: Option<String>,
+    /// Issues with at least one event of this environment.
+    pub environment: Option<String>,
+    /// Issues with at least one event of this release.
+    pub release: Option<String>,
 }
 
 /// `s` as an ILIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
@@ -143,6 +147,22 @@ pub async fn list(
                 .or(issues::culprit.ilike(pattern)),
         );
     }
+    // An issue has no environment or release of its own: its events do (the semi-join
+    // walks `events_issue_received_idx` of each candidate issue).
+    for (column, value) in [
+        ("environment", &filter.environment),
+        ("release", &filter.release),
+    ] {
+        if let Some(value) = value {
+            query = query.filter(
+                sql::<Bool>(&format!(
+                    "EXISTS (SELECT 1 FROM events e WHERE e.issue_id = issues.id AND e.{column} = "
+                ))
+                .bind::<Text, _>(value.clone())
+                .sql(")"),
+            );
+        }
+    }
     if let Some((key, id)) = after {
         // A row comparison is an index condition of the (project_id, key DESC, id DESC)
         // index; the column name comes from the enum, never from input.
@@ -185,6 +205,20 @@ pub async fn find(
         .optional()
 }
 
+/// The project's issues among `ids` (any order; unknown ids are left out).
+pub async fn find_many(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    ids: &[IssueId],
+) -> QueryResult<Vec<Issue>> {
+    issues::table
+        .filter(issues::project_id.eq(project_id))
+        .filter(issues::id.eq_any(ids))
+        .select(Issue::as_select())
+        .load(conn)
+        .await
+}
+
 /// Sets the status of the project's issue `issue_id`; `None` when there is no such issue.
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
@@ -205,6 +239,27 @@ pub async fn set_status(
     .get_result(conn)
     .await
     .optional()
+}
+
+/// Sets the status of those of `ids` that are the project's issues (others are ignored);
+/// answers how many changed.
+pub async fn set_status_many(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    ids: &[IssueId],
+    status: IssueStatus,
+) -> QueryResult<usize> {
+    diesel::update(
+        issues::table
+            .filter(issues::id.eq_any(ids))
+            .filter(issues::project_id.eq(project_id)),
+    )
+    .set((
+        issues::status.eq(status),
+        issues::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 #[cfg(test)]

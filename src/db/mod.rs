@@ -2,11 +2,14 @@
 //! aggregate. Query functions take `&mut AsyncPgConnection` so they compose in transactions.
 
 pub mod accounts;
+pub mod activity;
 pub mod alerts;
 pub mod event_queries;
 pub mod events;
 pub mod failure;
 pub mod issues;
+pub mod live;
+pub mod node_runs;
 pub mod partitions;
 pub mod projects;
 pub mod schema;

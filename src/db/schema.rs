@@ -80,6 +80,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    node_runs (id) {
+        id -> Uuid,
+        hostname -> Text,
+        pid -> Int4,
+        spool_dir -> Nullable<Text>,
+        heartbeat_ms -> Int4,
+        started_at -> Timestamptz,
+        heartbeat_at -> Timestamptz,
+        stopped_at -> Nullable<Timestamptz>,
+        reported_at -> Nullable<Timestamptz>,
+        accepted -> Int8,
+        stored -> Int8,
+        dropped -> Int8,
+        buffered -> Int8,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Uuid,
         slug -> Text,
@@ -155,6 +173,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     issues,
     memberships,
+    node_runs,
     organizations,
     projects,
     sessions,

@@ -217,3 +217,53 @@ pub async fn touch_token(
         .await
         .map(drop)
 }
+
+/// A session as its user sees it listed (never its token).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The user's unrevoked sessions that are before `now`'s expiry and were seen after
+/// `seen_after` (the idle cutoff), most recently seen first.
+pub async fn live_sessions(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    now: DateTime<Utc>,
+    seen_after: DateTime<Utc>,
+) -> QueryResult<Vec<SessionInfo>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(seen_after))
+        .order((sessions::last_seen_at.desc(), sessions::id.desc()))
+        .select(SessionInfo::as_select())
+        .load(conn)
+        .await
+}
+
+/// Revokes one of the user's live sessions; false when the user has no such live session.
+pub async fn revoke_user_session(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    user_id: UserId,
+    id: SessionId,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}

@@ -38,3 +38,17 @@ macro_rules! stored_as_text {
 }
 
 stored_as_text!(Role, IssueStatus, Level);
+
+/// JSON text serialized already (a pending event's `jsonb` columns), bound as `jsonb`
+/// without building a `serde_json::Value` first: the binary `jsonb` format is a version byte
+/// (1) followed by the JSON text, which PostgreSQL then parses as it would any jsonb input.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonText<'a>(pub &'a str);
+
+impl ToSql<diesel::sql_types::Jsonb, Pg> for JsonText<'_> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[1])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}

@@ -76,6 +76,8 @@ id_type! {
     TokenId;
     /// A membership row (`memberships.id`).
     MembershipId;
+    /// A run of `mesher serve`, from start to exit (`node_runs.id`).
+    RunId;
 }
 
 #[cfg(test)]

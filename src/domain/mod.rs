@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod envelope;
 pub mod error_code;
 pub mod event;
+pub mod facts;
 pub mod fingerprint;
 pub mod ids;
 pub mod issue_status;
@@ -25,9 +26,11 @@ pub use event::{
     EventError, NormalizeOptions, NormalizedEvent, normalize, normalize_with, parse_batch,
     parse_event, parse_event_at,
 };
+pub use facts::{BatchFacts, EventFact, IssueFact};
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};
 pub use ids::{
-    EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, SessionId, TokenId, UserId,
+    EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId, SessionId, TokenId,
+    UserId,
 };
 pub use issue_status::IssueStatus;
 pub use level::Level;

@@ -104,29 +104,33 @@ pub async fn register(
         ));
     }
     let body = body.into_inner();
-    check_email(&body.email)?;
-    crate::http::validate::no_nul("name", &body.name)?;
-    if body.name.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "name",
-            "name must be at most 200 characters",
-        ));
-    }
-    password::check_length(&body.password)
+    let user = register_user(&state, &body.email, body.password, &body.name).await?;
+    Ok(HttpResponse::Created().json(UserOut::from(user)))
+}
+
+/// Creates an account (the checks and the hashing of `POST /api/v1/auth/register`, shared
+/// with the web UI's form): 400 naming a bad field, 409 `email_taken`.
+pub(crate) async fn register_user(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+    name: &str,
+) -> Result<User, ApiError> {
+    check_email(email)?;
+    let name = check_user_name(name)?;
+    password::check_length(&password)
         .map_err(|e| ApiError::invalid_field("password", e.to_string()))?;
-    let hash = password::hash(body.password)
-        .await
-        .map_err(ApiError::internal)?;
-    let email = accounts::normalize_email(&body.email);
+    let hash = password::hash(password).await.map_err(ApiError::internal)?;
+    let email = accounts::normalize_email(email);
     let mut conn = state.pool.get().await?;
     let new = NewUser {
         id: UserId::new(),
         email: &email,
         password_hash: &hash,
-        name: body.name.trim(),
+        name,
     };
     match accounts::create_user(&mut conn, &new).await {
-        Ok(user) => Ok(HttpResponse::Created().json(UserOut::from(user))),
+        Ok(user) => Ok(user),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
@@ -136,6 +140,18 @@ pub async fn register(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A user's display name, trimmed: at most 200 characters, no NUL (empty is allowed).
+pub(crate) fn check_user_name(name: &str) -> Result<&str, ApiError> {
+    crate::http::validate::no_nul("name", name)?;
+    if name.chars().count() > 200 {
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be at most 200 characters",
+        ));
+    }
+    Ok(name.trim())
 }
 
 async fn me_of(state: &AppState, user: User) -> Result<MeOut, ApiError> {
@@ -204,7 +220,27 @@ pub async fn login(
     body: crate::http::validate::JsonObject<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let email = accounts::normalize_email(&body.email);
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (user, token) = sign_in(&state, &ip, user_agent, &body.email, body.password).await?;
+    let cookie = session_cookie(&state, token);
+    let body = me_of(&state, user).await?;
+    Ok(HttpResponse::Ok().cookie(cookie).json(body))
+}
+
+/// Checks an email and password under the login throttle and opens a session: the user
+/// and the new session's cookie token. 401 `invalid_credentials` (the same, and as slow,
+/// for an unknown email), 429 while throttled. Shared by the API's login and the web form.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    ip: &ClientIp,
+    user_agent: Option<&str>,
+    email: &str,
+    password: SecretString,
+) -> Result<(User, String), ApiError> {
+    let email = accounts::normalize_email(email);
     let ip = ip.key();
     // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
     let attempt = state
@@ -223,17 +259,13 @@ pub async fn login(
     let hash = user
         .as_ref()
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
-    let ok = password::verify(body.password, hash).await;
+    let ok = password::verify(password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
         return Err(invalid_credentials());
     };
     attempt.succeeded();
     let now = (state.clock)();
     let mut conn = state.pool.get().await?;
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let token = session::create_session(
         &mut conn,
         &state.settings.auth,
@@ -243,8 +275,12 @@ pub async fn login(
         Some(&ip),
     )
     .await?;
-    drop(conn);
-    let cookie = Cookie::build(SESSION_COOKIE, token)
+    Ok((user, token))
+}
+
+/// The `mesher_session` cookie carrying `token`.
+pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
@@ -252,9 +288,14 @@ pub async fn login(
         .max_age(CookieDuration::seconds(
             state.settings.auth.session_absolute_timeout_secs as i64,
         ))
-        .finish();
-    let body = me_of(&state, user).await?;
-    Ok(HttpResponse::Ok().cookie(cookie).json(body))
+        .finish()
+}
+
+/// The cookie that removes `mesher_session` from the browser.
+pub(crate) fn session_cookie_removal() -> Cookie<'static> {
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone.make_removal();
+    gone
 }
 
 /// Log out: revokes the session server-side and clears the cookie.
@@ -272,9 +313,9 @@ pub async fn logout(
     };
     let mut conn = state.pool.get().await?;
     session::revoke_session(&mut conn, (state.clock)(), session_id).await?;
-    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
-    gone.make_removal();
-    Ok(HttpResponse::NoContent().cookie(gone).finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(session_cookie_removal())
+        .finish())
 }
 
 /// The logged-in user and their organizations.
@@ -299,21 +340,44 @@ pub async fn change_password(
     body: crate::http::validate::JsonObject<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    password::check_length(&body.new_password)
-        .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
-    confirm_password(&state, &current.user, &ip, body.current_password).await?;
-    let hash = password::hash(body.new_password)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut conn = state.pool.get().await?;
-    session::change_password(
-        &mut conn,
-        (state.clock)(),
-        current.id(),
-        &hash,
+    set_password(
+        &state,
+        &current.user,
         current.session_id(),
+        &ip,
+        body.current_password,
+        body.new_password,
         body.revoke_tokens,
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Checks `current` (counted like a login, [`confirm_password`]) and sets `new`, ending
+/// every other session of the user (all but `keep`) and, with `revoke_tokens`, every user
+/// token. Shared by the API and the web UI's account page.
+pub(crate) async fn set_password(
+    state: &AppState,
+    user: &User,
+    keep: Option<crate::domain::SessionId>,
+    ip: &ClientIp,
+    current: SecretString,
+    new: SecretString,
+    revoke_tokens: bool,
+) -> Result<(), ApiError> {
+    password::check_length(&new)
+        .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
+    confirm_password(state, user, ip, current).await?;
+    let hash = password::hash(new).await.map_err(ApiError::internal)?;
+    let mut conn = state.pool.get().await?;
+    session::change_password(
+        &mut conn,
+        (state.clock)(),
+        user.id,
+        &hash,
+        keep,
+        revoke_tokens,
+    )
+    .await?;
+    Ok(())
 }

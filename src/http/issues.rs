@@ -94,6 +94,30 @@ async fn issue_of(
         .ok_or_else(|| ApiError::not_found("no such issue"))
 }
 
+/// Where a page of the issue list in `sort` order starts: the decoded `cursor`, which must
+/// come from a page of the same sort (400 naming `cursor` otherwise).
+pub(crate) fn issue_cursor(
+    page: &PageParams,
+    sort: IssueSort,
+) -> Result<Option<(SortKey, IssueId)>, ApiError> {
+    match page.cursor::<(String, SortKey, IssueId)>()? {
+        None => Ok(None),
+        Some((s, SortKey::Time(t), id)) if s == sort.as_str() && SortKey::Time(t).fits(sort) => {
+            Ok(Some((SortKey::Time(cursor_time(t)?), id)))
+        }
+        Some((s, key, id)) if s == sort.as_str() && key.fits(sort) => Ok(Some((key, id))),
+        Some(_) => Err(ApiError::invalid_field(
+            "cursor",
+            "cursor belongs to another sort",
+        )),
+    }
+}
+
+/// The cursor of the page after one ending with `last`.
+pub(crate) fn issue_page(rows: Vec<Issue>, limit: i64, sort: IssueSort) -> Page<Issue> {
+    Page::from_rows(rows, limit, |i| (sort.as_str(), SortKey::of(i, sort), i.id))
+}
+
 /// A project's issues; by default the most recently seen first.
 #[utoipa::path(tag = "issues",
     params(("org" = String, Path, description = "organization slug"),
@@ -119,6 +143,7 @@ pub async fn list_issues(
             .map(|l| parse_level("level", &l))
             .transpose()?,
         q: parse_q(p.q)?,
+        ..IssueFilter::default()
     };
     let sort = match given(p.sort) {
         None => IssueSort::default(),
@@ -128,21 +153,9 @@ pub async fn list_issues(
     };
     let page = PageParams::from_raw(p.limit, p.cursor)?;
     let limit = page.limit()?;
-    let after = match page.cursor::<(String, SortKey, IssueId)>()? {
-        None => None,
-        Some((s, SortKey::Time(t), id)) if s == sort.as_str() && SortKey::Time(t).fits(sort) => {
-            Some((SortKey::Time(cursor_time(t)?), id))
-        }
-        Some((s, key, id)) if s == sort.as_str() && key.fits(sort) => Some((key, id)),
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "cursor",
-                "cursor belongs to another sort",
-            ));
-        }
-    };
+    let after = issue_cursor(&page, sort)?;
     let rows = issues::list(&mut conn, project.id, &filter, sort, after, limit + 1).await?;
-    let page = Page::from_rows(rows, limit, |i| (sort.as_str(), SortKey::of(i, sort), i.id));
+    let page = issue_page(rows, limit, sort);
     Ok(HttpResponse::Ok().json(page.map(IssueOut::from)))
 }
 

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::projects::{self, ApiKey, NewApiKey};
-use crate::domain::{KeyId, Role, keys};
+use crate::domain::{KeyId, ProjectId, Role, keys};
 use crate::error::ApiError;
 use crate::http::access::project_for;
 use crate::http::pagination::{Page, PageParams};
@@ -107,16 +107,7 @@ pub async fn create_key(
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
-    let label = check_label(&body.label)?;
-    let key = keys::generate_project_key();
-    let new = NewApiKey {
-        id: KeyId::new(),
-        project_id: project.id,
-        label,
-        prefix: &keys::display_prefix(&key),
-        key_hash: &keys::hash_secret(&key),
-    };
-    let row = projects::create_api_key(&mut conn, &new).await?;
+    let (row, key) = new_key(&mut conn, project.id, &body.label).await?;
     Ok(HttpResponse::Created().json(KeyCreated {
         id: row.id,
         label: row.label,
@@ -125,6 +116,42 @@ pub async fn create_key(
         dsn: state.settings.dsn(&key, project.number),
         key,
     }))
+}
+
+/// Creates a key labelled `label` (checked) for the project: its row and the secret, which
+/// exists only in this answer. Shared by the API and the settings page.
+pub(crate) async fn new_key(
+    conn: &mut diesel_async::AsyncPgConnection,
+    project_id: ProjectId,
+    label: &str,
+) -> Result<(ApiKey, String), ApiError> {
+    let label = check_label(label)?;
+    let key = keys::generate_project_key();
+    let new = NewApiKey {
+        id: KeyId::new(),
+        project_id,
+        label,
+        prefix: &keys::display_prefix(&key),
+        key_hash: &keys::hash_secret(&key),
+    };
+    let row = projects::create_api_key(conn, &new).await?;
+    Ok((row, key))
+}
+
+/// Revokes the project's key `key_id` and forgets it from this node's key cache at once;
+/// 404 when the project has no such key. Shared by the API and the settings page.
+pub(crate) async fn revoke(
+    state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    project_id: ProjectId,
+    key_id: KeyId,
+) -> Result<(), ApiError> {
+    if projects::revoke_api_key(conn, project_id, key_id).await? {
+        state.keys.forget_key(key_id);
+        Ok(())
+    } else {
+        Err(ApiError::not_found("no such key in this project"))
+    }
 }
 
 /// Revoke a key (admins); ingestion refuses it at once on this server, within
@@ -142,10 +169,6 @@ pub async fn revoke_key(
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, key_id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
-    if projects::revoke_api_key(&mut conn, project.id, key_id).await? {
-        state.keys.forget_key(key_id);
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("no such key in this project"))
-    }
+    revoke(&state, &mut conn, project.id, key_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -19,6 +19,8 @@ use crate::AppState;
 use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::ingest::WriterRegistry;
+use crate::live::LiveHub;
+use std::sync::atomic::Ordering;
 
 /// This application's Prometheus recorder.
 pub struct Metrics {
@@ -41,7 +43,11 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_events_dropped_total",
-                "Accepted events dropped: reason=buffer_full (drop-oldest), flush_failed or project_deleted."
+                "Accepted events dropped: reason=buffer_full (drop-oldest), memory_cap (writer.max_buffered_bytes), flush_failed, invalid or project_deleted."
+            );
+            metrics::describe_gauge!(
+                "mesher_buffered_bytes",
+                "Bytes held by every project's buffered events together (capped by writer.max_buffered_bytes)."
             );
             metrics::describe_counter!(
                 "mesher_events_rejected_total",
@@ -56,8 +62,61 @@ impl Default for Metrics {
                 "Times a project's storage writer was restarted after a crash."
             );
             metrics::describe_gauge!(
+                "mesher_stream_clients",
+                "Open live streams (GET …/stream) on this node."
+            );
+            metrics::describe_counter!(
+                "mesher_stream_clients_dropped_total",
+                "Live stream clients disconnected because they did not keep up (reason=slow)."
+            );
+            metrics::describe_counter!(
+                "mesher_stream_notifications_total",
+                "Live stream notifications: result=sent or failed (this node's NOTIFYs), received (LISTEN), dropped (received, wanted here, left out: loader behind)."
+            );
+            metrics::describe_counter!(
+                "mesher_stream_listener_reconnects_total",
+                "Times the live stream listener connected again after losing its connection."
+            );
+            metrics::describe_counter!(
+                "mesher_facts_dropped_total",
+                "Committed batches' facts a consumer lost because its channel was full (consumer=stream, …); the events are stored regardless."
+            );
+            metrics::describe_gauge!(
+                "mesher_writers",
+                "Storage writers alive on this node (a project's writer stops after writer.idle_stop_secs without events)."
+            );
+            metrics::describe_gauge!(
                 "mesher_events_buffered",
                 "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
+            );
+            // The durable spool (writer.spool_dir), node-wide; absent without it.
+            metrics::describe_gauge!(
+                "mesher_spool_bytes",
+                "Bytes of the durable spool's segment files on disk."
+            );
+            metrics::describe_gauge!(
+                "mesher_spool_segments",
+                "Segment files of the durable spool."
+            );
+            metrics::describe_gauge!(
+                "mesher_spool_events_outstanding",
+                "Spooled events not yet stored or dropped."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_appended_events_total",
+                "Events appended to the spool and synced before their answer."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_fsyncs_total",
+                "Syncs of spool segment files and of the spool directory."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_refused_events_total",
+                "Events answered 503 because the spool could not take them (an I/O error); never accepted."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_evicted_events_total",
+                "Spooled events whose segment was deleted at writer.spool_max_bytes (drop-oldest): still buffered and stored as usual, but no longer safe from a crash."
             );
         });
         Self { recorder, handle }
@@ -65,9 +124,30 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The current counters of every project, as Prometheus text.
-    pub fn render(&self, registry: &WriterRegistry) -> String {
+    /// The current counters of every project and of the node's live stream, as Prometheus
+    /// text.
+    pub fn render(&self, registry: &WriterRegistry, live: &LiveHub) -> String {
         metrics::with_local_recorder(&self.recorder, || {
+            let c = live.counters();
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+            metrics::gauge!("mesher_stream_clients").set(live.clients() as f64);
+            metrics::counter!("mesher_stream_clients_dropped_total", "reason" => "slow")
+                .absolute(load(&c.clients_dropped_slow));
+            for (result, n) in [
+                ("sent", &c.notices_sent),
+                ("failed", &c.notices_failed),
+                ("received", &c.notices_received),
+                ("dropped", &c.notices_dropped),
+            ] {
+                metrics::counter!("mesher_stream_notifications_total", "result" => result)
+                    .absolute(load(n));
+            }
+            metrics::counter!("mesher_stream_listener_reconnects_total")
+                .absolute(load(&c.listener_reconnects));
+            for (consumer, n) in registry.facts().dropped() {
+                metrics::counter!("mesher_facts_dropped_total", "consumer" => consumer).absolute(n);
+            }
+            metrics::gauge!("mesher_buffered_bytes").set(registry.buffered_bytes() as f64);
             for (project_id, s) in registry.snapshots() {
                 let p = project_id.to_string();
                 metrics::counter!("mesher_events_accepted_total", "project_id" => p.clone())
@@ -76,6 +156,8 @@ impl Metrics {
                     .absolute(s.stored);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "buffer_full")
                     .absolute(s.dropped_buffer_full);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "memory_cap")
+                    .absolute(s.dropped_memory_cap);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "flush_failed")
                     .absolute(s.dropped_flush_failed);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "invalid")
@@ -89,6 +171,17 @@ impl Metrics {
                 metrics::counter!("mesher_writer_restarts_total", "project_id" => p.clone())
                     .absolute(s.writer_restarts);
                 metrics::gauge!("mesher_events_buffered", "project_id" => p).set(s.buffered as f64);
+            }
+            metrics::gauge!("mesher_writers").set(registry.live_writers() as f64);
+            if let Some(spool) = registry.spool() {
+                let s = spool.stats();
+                metrics::gauge!("mesher_spool_bytes").set(s.bytes as f64);
+                metrics::gauge!("mesher_spool_segments").set(s.segments as f64);
+                metrics::gauge!("mesher_spool_events_outstanding").set(s.outstanding as f64);
+                metrics::counter!("mesher_spool_appended_events_total").absolute(s.appended);
+                metrics::counter!("mesher_spool_fsyncs_total").absolute(s.fsyncs);
+                metrics::counter!("mesher_spool_refused_events_total").absolute(s.refused);
+                metrics::counter!("mesher_spool_evicted_events_total").absolute(s.evicted);
             }
         });
         self.handle.render()
@@ -141,7 +234,7 @@ pub async fn scrape(
     check_token(&req, state.settings.metrics.token.as_ref())?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.registry)))
+        .body(state.metrics.render(&state.registry, &state.live)))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod projects;
 pub mod sentry;
 pub mod span;
 pub mod stats;
+pub mod stream;
 pub mod tokens;
 pub mod validate;
 
@@ -76,6 +77,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(issues::get_issue)
         .service(issues::update_issue)
         .service(issues::list_issue_events)
+        .service(stream::stream)
         // Sentry SDK endpoints. Keep this scope LAST, and only for numeric project numbers:
         // its CORS policy (any origin) must never answer for a management route such as
         // /api/v1/orgs, which `/api/{number}` alone would match.

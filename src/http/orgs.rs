@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -12,10 +13,10 @@ use crate::auth::extractors::CurrentUser;
 use crate::db::accounts::{self, AddMember, LockedRoles, Member, NewOrganization, Organization};
 use crate::domain::{ErrorCode, OrgId, Role, UserId};
 use crate::error::ApiError;
-use crate::http::access::{OrgAccess, org_with_role};
+use crate::http::access::OrgAccess;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::projects::forget_project;
-use crate::http::validate::{check_name, check_slug, parse_role, slug_conflict};
+use crate::http::validate::{check_name, check_org_slug, parse_role, slug_conflict};
 
 /// An organization, with the caller's role in it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -134,6 +135,92 @@ pub(crate) fn check_member_change(
     Ok(())
 }
 
+// The changes, shared by the API's handlers and the web UI's org settings page: each takes
+// the caller's access (already loaded: 404 for outsiders) and applies the role rules.
+
+/// Renames the organization (admins): 400 naming `name` when it is not a valid name.
+pub(crate) async fn rename(
+    conn: &mut AsyncPgConnection,
+    access: &OrgAccess,
+    name: &str,
+) -> Result<Organization, ApiError> {
+    access.require(Role::Admin)?;
+    let name = check_name(name)?;
+    Ok(accounts::rename_org(conn, access.org.id, name).await?)
+}
+
+/// Deletes the organization with everything under it (owners), and forgets its projects'
+/// cached keys.
+pub(crate) async fn delete(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    access: &OrgAccess,
+) -> Result<(), ApiError> {
+    access.require(Role::Owner)?;
+    for project_id in accounts::delete_org(conn, access.org.id).await? {
+        forget_project(state, project_id);
+    }
+    Ok(())
+}
+
+/// Adds the registered user with `email` as `role` (admins; owners only by owners).
+pub(crate) async fn add(
+    conn: &mut AsyncPgConnection,
+    access: &OrgAccess,
+    email: &str,
+    role: &str,
+) -> Result<Member, ApiError> {
+    access.require(Role::Admin)?;
+    let role = parse_role(role)?;
+    if role == Role::Owner {
+        access.require(Role::Owner)?;
+    }
+    crate::http::validate::no_nul("email", email)?;
+    match accounts::add_member(conn, access.org.id, email, role).await? {
+        AddMember::Added(member) => Ok(member),
+        AddMember::NoSuchUser => Err(ApiError::invalid_field(
+            "email",
+            "no user has registered with this email; they must sign up before being added",
+        )),
+        AddMember::AlreadyMember => Err(ApiError::conflict(
+            ErrorCode::AlreadyMember,
+            "this user is already a member of the organization",
+        )
+        .with_field("email")),
+    }
+}
+
+/// Gives member `user_id` the role `role` ([`check_member_change`] on the locked roles).
+pub(crate) async fn change_role(
+    conn: &mut AsyncPgConnection,
+    access: &OrgAccess,
+    actor: UserId,
+    user_id: UserId,
+    role: &str,
+) -> Result<Member, ApiError> {
+    access.require(Role::Admin)?;
+    let role = parse_role(role)?;
+    let is_self = user_id == actor;
+    accounts::set_member_role(conn, access.org.id, actor, user_id, role, |locked| {
+        check_member_change(locked, is_self, Some(role))
+    })
+    .await
+}
+
+/// Removes member `user_id`, or lets the actor leave ([`check_member_change`]).
+pub(crate) async fn remove(
+    conn: &mut AsyncPgConnection,
+    access: &OrgAccess,
+    actor: UserId,
+    user_id: UserId,
+) -> Result<(), ApiError> {
+    let is_self = user_id == actor;
+    accounts::remove_member(conn, access.org.id, actor, user_id, |locked| {
+        check_member_change(locked, is_self, None)
+    })
+    .await
+}
+
 /// Create an organization; the caller becomes its owner.
 #[utoipa::path(tag = "orgs", request_body = NewOrgBody,
     responses((status = 201, body = OrgOut), (status = 400), (status = 401), (status = 409)))]
@@ -146,7 +233,7 @@ pub async fn create_org(
     let name = check_name(&body.name)?;
     let new = NewOrganization {
         id: OrgId::new(),
-        slug: check_slug(&body.slug)?,
+        slug: check_org_slug(&body.slug)?,
         name,
     };
     let mut conn = state.pool.get().await?;
@@ -203,9 +290,8 @@ pub async fn update_org(
     body: crate::http::validate::JsonObject<OrgPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
-    let name = check_name(&body.name)?;
-    let org = accounts::rename_org(&mut conn, access.org.id, name).await?;
+    let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
+    let org = rename(&mut conn, &access, &body.name).await?;
     Ok(HttpResponse::Ok().json(OrgOut::new(org, access.role)))
 }
 
@@ -219,11 +305,8 @@ pub async fn delete_org(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let access = org_with_role(&mut conn, current.id(), &path, Role::Owner).await?;
-    let projects = accounts::delete_org(&mut conn, access.org.id).await?;
-    for project_id in projects {
-        forget_project(&state, project_id);
-    }
+    let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
+    delete(&state, &mut conn, &access).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -260,24 +343,9 @@ pub async fn add_member(
     body: crate::http::validate::JsonObject<NewMemberBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
-    let role = parse_role(&body.role)?;
-    if role == Role::Owner {
-        access.require(Role::Owner)?;
-    }
-    crate::http::validate::no_nul("email", &body.email)?;
-    match accounts::add_member(&mut conn, access.org.id, &body.email, role).await? {
-        AddMember::Added(member) => Ok(HttpResponse::Created().json(member)),
-        AddMember::NoSuchUser => Err(ApiError::invalid_field(
-            "email",
-            "no user has registered with this email; they must sign up before being added",
-        )),
-        AddMember::AlreadyMember => Err(ApiError::conflict(
-            ErrorCode::AlreadyMember,
-            "this user is already a member of the organization",
-        )
-        .with_field("email")),
-    }
+    let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
+    let member = add(&mut conn, &access, &body.email, &body.role).await?;
+    Ok(HttpResponse::Created().json(member))
 }
 
 /// Change a member's role (admins; owners only by owners; not the last owner's).
@@ -296,18 +364,8 @@ pub async fn update_member(
 ) -> Result<HttpResponse, ApiError> {
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let access = org_with_role(&mut conn, current.id(), &org, Role::Admin).await?;
-    let role = parse_role(&body.role)?;
-    let is_self = user_id == current.id();
-    let member = accounts::set_member_role(
-        &mut conn,
-        access.org.id,
-        current.id(),
-        user_id,
-        role,
-        |locked| check_member_change(locked, is_self, Some(role)),
-    )
-    .await?;
+    let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
+    let member = change_role(&mut conn, &access, current.id(), user_id, &body.role).await?;
     Ok(HttpResponse::Ok().json(member))
 }
 
@@ -326,11 +384,7 @@ pub async fn remove_member(
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
-    let is_self = user_id == current.id();
-    accounts::remove_member(&mut conn, access.org.id, current.id(), user_id, |locked| {
-        check_member_change(locked, is_self, None)
-    })
-    .await?;
+    remove(&mut conn, &access, current.id(), user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -12,7 +12,7 @@ use crate::domain::{ProjectId, Role};
 use crate::error::ApiError;
 use crate::http::access::{OrgAccess, org_with_role, project_for};
 use crate::http::pagination::{Page, PageParams};
-use crate::http::validate::{check_name, check_platform, check_slug, slug_conflict};
+use crate::http::validate::{check_name, check_platform, check_project_slug, slug_conflict};
 
 /// A project as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,7 +127,7 @@ pub async fn create_project(
         id: ProjectId::new(),
         org_id: access.org.id,
         name: check_name(&body.name)?,
-        slug: check_slug(&body.slug)?,
+        slug: check_project_slug(&body.slug)?,
         platform: check_platform(body.platform.as_deref())?,
     };
     let project = projects::create_project(&mut conn, &new)

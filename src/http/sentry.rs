@@ -140,7 +140,6 @@ fn sentry_event(payload: &[u8], state: &AppState) -> Result<PendingEvent, ApiErr
 /// The id Sentry clients expect back: their own `event_id` when they sent one.
 fn sentry_id(pending: &PendingEvent) -> String {
     pending
-        .event
         .event_id
         .unwrap_or(pending.id.uuid())
         .simple()

@@ -18,8 +18,8 @@ use crate::ingest::CounterSnapshot;
 /// answers, counted **since that process started**: they start again from zero after a
 /// restart, and with several nodes each node counts only the events it received itself (the
 /// same numbers as its `/metrics`). They satisfy `accepted = stored + dropped_buffer_full +
-/// dropped_flush_failed + dropped_invalid + dropped_project_deleted + buffered`; `rejected`
-/// events were never accepted and are not in that sum.
+/// dropped_memory_cap + dropped_flush_failed + dropped_invalid + dropped_project_deleted +
+/// buffered`; `rejected` events were never accepted and are not in that sum.
 ///
 /// `issues` and `events_stored_total` come from the database: the project's whole history,
 /// whichever process stored it.
@@ -31,6 +31,9 @@ pub struct ProjectStats {
     pub stored: u64,
     /// Accepted events dropped because the buffer was full (the oldest buffered event goes).
     pub dropped_buffer_full: u64,
+    /// Accepted events dropped because the server's buffers together were over
+    /// `writer.max_buffered_bytes` (the oldest events of the largest buffers go).
+    pub dropped_memory_cap: u64,
     /// Accepted events dropped because their batch still failed to be written after every retry.
     pub dropped_flush_failed: u64,
     /// Accepted events the database refused on their own; the rest of their batch was stored.
@@ -58,6 +61,7 @@ impl ProjectStats {
             accepted: c.accepted,
             stored: c.stored,
             dropped_buffer_full: c.dropped_buffer_full,
+            dropped_memory_cap: c.dropped_memory_cap,
             dropped_flush_failed: c.dropped_flush_failed,
             dropped_invalid: c.dropped_invalid,
             dropped_project_deleted: c.dropped_project_deleted,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::auth::session::{self, UserToken};
+use crate::db::accounts::User;
 use crate::domain::TokenId;
 use crate::error::ApiError;
 use crate::http::auth::confirm_password;
@@ -48,12 +49,32 @@ pub async fn create_token(
     body: crate::http::validate::JsonObject<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let label = check_label(&body.label)?;
-    let current_password = required_secret("current_password", body.current_password)?;
-    confirm_password(&state, &current.user, &ip, current_password).await?;
+    let created = mint(
+        &state,
+        &current.user,
+        &ip,
+        &body.label,
+        body.current_password,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Checks the label and the account's current password (counted like a login) and creates
+/// a token. Shared by the API and the web UI's account page.
+pub(crate) async fn mint(
+    state: &AppState,
+    user: &User,
+    ip: &ClientIp,
+    label: &str,
+    current_password: Option<SecretString>,
+) -> Result<TokenCreated, ApiError> {
+    let label = check_label(label)?;
+    let current_password = required_secret("current_password", current_password)?;
+    confirm_password(state, user, ip, current_password).await?;
     let mut conn = state.pool.get().await?;
-    let (info, token) = session::create_token(&mut conn, current.id(), label).await?;
-    Ok(HttpResponse::Created().json(TokenCreated { info, token }))
+    let (info, token) = session::create_token(&mut conn, user.id, label).await?;
+    Ok(TokenCreated { info, token })
 }
 
 /// The user's tokens (without their secrets).

@@ -99,6 +99,33 @@ pub fn check_slug(slug: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// An organization's slug: a [`check_slug`] that is not one of the words the service's own
+/// paths start with (`web::RESERVED_SLUGS`: `api`, `login`, `static`, …), since the web UI
+/// serves an organization at `/{slug}`.
+pub fn check_org_slug(slug: &str) -> Result<&str, ApiError> {
+    let slug = check_slug(slug)?;
+    if crate::web::RESERVED_SLUGS.contains(&slug) {
+        return Err(ApiError::invalid_field(
+            "slug",
+            format!("the slug {slug:?} is reserved for the service's own pages; choose another"),
+        ));
+    }
+    Ok(slug)
+}
+
+/// A project's slug: a [`check_slug`] other than `settings`, the organization's settings
+/// page in the web UI (`/{org}/settings`).
+pub fn check_project_slug(slug: &str) -> Result<&str, ApiError> {
+    let slug = check_slug(slug)?;
+    if slug == "settings" {
+        return Err(ApiError::invalid_field(
+            "slug",
+            "the slug \"settings\" is reserved for the organization's settings page; choose another",
+        ));
+    }
+    Ok(slug)
+}
+
 /// A name, trimmed: 1 to 200 characters.
 pub fn check_name(name: &str) -> Result<&str, ApiError> {
     check_text("name", name)
@@ -251,6 +278,7 @@ mod tests {
             ("slug", "", check_slug("").map(drop)),
             ("slug", "Web", check_slug("Web").map(drop)),
             ("slug", "a_b", check_slug("a_b").map(drop)),
+            ("slug", "settings", check_project_slug("settings").map(drop)),
             ("name", " Shop ", check_name(" Shop ").map(drop)),
             ("name", "   ", check_name("   ").map(drop)),
             ("name", "201 chars", check_name(&long).map(drop)),
@@ -313,6 +341,7 @@ mod tests {
             "",
             "Web",
             "a_b",
+            "settings",
             "   ",
             "201 chars",
             "65 chars",

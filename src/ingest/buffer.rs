@@ -53,6 +53,21 @@ impl<T> DropOldest<T> {
         self.items.drain(..n).collect()
     }
 
+    /// The oldest item, if any.
+    pub fn oldest(&self) -> Option<&T> {
+        self.items.front()
+    }
+
+    /// Removes and returns the oldest item.
+    pub fn pop_oldest(&mut self) -> Option<T> {
+        self.items.pop_front()
+    }
+
+    /// The items, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }

@@ -6,30 +6,40 @@
 pub mod batch;
 pub mod buffer;
 pub mod decode;
+pub mod facts;
+pub mod memory;
 pub mod rate;
 pub mod registry;
 pub mod spool;
 pub mod writer;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;
+use memory::MemoryCap;
 
+pub use facts::FactsBus;
 pub use registry::WriterRegistry;
 
 /// Per-project counters, shared by the HTTP edge, the writer and `/metrics`. They live
-/// outside the actor so a crashed writer loses none of them.
+/// outside the actor so a crashed writer loses none of them, and outside [`ProjectShared`]
+/// (the registry keeps them per project) so a writer stopped idle and started again goes on
+/// counting where it stopped.
 ///
-/// Invariant: `accepted = stored + dropped_buffer_full + dropped_flush_failed +
-/// dropped_invalid + dropped_project_deleted + buffered + in_flight` (the last two are the
-/// buffer length and the batch being written); see docs/architecture.md, “Accounting”.
+/// Invariant: `accepted = stored + dropped_buffer_full + dropped_memory_cap +
+/// dropped_flush_failed + dropped_invalid + dropped_project_deleted + buffered + in_flight`
+/// (the last two are the buffer length and the batch being written); see
+/// docs/architecture.md, “Accounting”.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub accepted: AtomicU64,
     pub stored: AtomicU64,
     pub dropped_buffer_full: AtomicU64,
+    /// Dropped (oldest first, from the largest buffers) to keep the node's buffers under
+    /// `writer.max_buffered_bytes`.
+    pub dropped_memory_cap: AtomicU64,
     pub dropped_flush_failed: AtomicU64,
     /// Accepted events the database refused on their own (isolated from their batch).
     pub dropped_invalid: AtomicU64,
@@ -43,12 +53,33 @@ pub struct Counters {
     pub rate_limited: AtomicU64,
 }
 
+impl Counters {
+    /// A copy of the counters, with `buffer_len` events in the buffer (the batch in flight
+    /// is added). Consistent only when taken under the buffer lock, or when idle.
+    pub fn snapshot(&self, buffer_len: u64) -> CounterSnapshot {
+        CounterSnapshot {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+            dropped_buffer_full: self.dropped_buffer_full.load(Ordering::Relaxed),
+            dropped_memory_cap: self.dropped_memory_cap.load(Ordering::Relaxed),
+            dropped_flush_failed: self.dropped_flush_failed.load(Ordering::Relaxed),
+            dropped_invalid: self.dropped_invalid.load(Ordering::Relaxed),
+            dropped_project_deleted: self.dropped_project_deleted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            buffered: buffer_len + self.in_flight.load(Ordering::Relaxed),
+            writer_restarts: self.writer_restarts.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// A point-in-time copy of a project's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CounterSnapshot {
     pub accepted: u64,
     pub stored: u64,
     pub dropped_buffer_full: u64,
+    pub dropped_memory_cap: u64,
     pub dropped_flush_failed: u64,
     pub dropped_invalid: u64,
     pub dropped_project_deleted: u64,
@@ -62,6 +93,7 @@ impl CounterSnapshot {
     /// Accepted events dropped, for every reason.
     pub fn dropped(&self) -> u64 {
         self.dropped_buffer_full
+            + self.dropped_memory_cap
             + self.dropped_flush_failed
             + self.dropped_invalid
             + self.dropped_project_deleted
@@ -81,7 +113,7 @@ impl CounterSnapshot {
 pub struct ProjectShared {
     pub project_id: ProjectId,
     pub buffer: Mutex<DropOldest<PendingEvent>>,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
     /// A flush (a spawned task) is running.
     pub flushing: AtomicBool,
     /// A wake-up for a full batch is already on its way to the writer.
@@ -92,9 +124,22 @@ pub struct ProjectShared {
     /// lock, so an event is either counted before the deletion (and dropped by it) or
     /// refused.
     deleted: AtomicBool,
+    /// The project's writer stopped idle and this entry left the registry: nothing more is
+    /// buffered here (a push hands its events back, for a fresh entry). Set under the buffer
+    /// lock, only when nothing is buffered or in flight.
+    stopped: AtomicBool,
     /// The node's durable spool, told of every event accounted for (stored or dropped).
     spool: Option<spool::Spool>,
+    /// Bytes of the buffered events ([`PendingEvent::footprint`]); changed under the buffer
+    /// lock, read without it (to find the largest buffers).
+    bytes: AtomicU64,
+    /// The node's count of buffered bytes, which `bytes` is part of.
+    memory: Arc<MemoryCap>,
 }
+
+/// What a push did: the buffer length after it, or the events handed back because the
+/// entry's writer stopped idle (see [`ProjectShared::stop_if_idle`]).
+pub type Pushed = Result<usize, Vec<PendingEvent>>;
 
 /// The project was deleted; its events are not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,17 +158,43 @@ impl ProjectShared {
             }),
             project_id,
             buffer: Mutex::new(DropOldest::new(capacity)),
-            counters: Counters::default(),
+            counters: Arc::default(),
             flushing: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             spool: None,
+            bytes: AtomicU64::new(0),
+            memory: MemoryCap::unlimited(),
         }
+    }
+
+    /// The same, counting its buffered bytes in the node's `memory` (see [`memory`]).
+    pub fn with_memory(mut self, memory: Arc<MemoryCap>) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// Bytes of the events in the buffer now (not those in flight).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// `bytes` left the buffer (taken, evicted, dropped); called under the buffer lock.
+    fn forget_bytes(&self, bytes: u64) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        self.memory.sub(bytes);
     }
 
     /// The same, with the node's spool: events it accounts for are released from it.
     pub fn with_spool(mut self, spool: Option<spool::Spool>) -> Self {
         self.spool = spool;
+        self
+    }
+
+    /// The same, counting into the project's existing counters (a writer started again).
+    pub fn with_counters(mut self, counters: Arc<Counters>) -> Self {
+        self.counters = counters;
         self
     }
 
@@ -134,13 +205,27 @@ impl ProjectShared {
         }
     }
 
-    /// Appends accepted events (drop-oldest), counting them; returns the buffer length. A
-    /// deleted project accepts nothing.
-    pub fn push(&self, events: Vec<PendingEvent>) -> Result<usize, ProjectDeleted> {
+    /// Events pushed out of a buffer to make room — by a newer one when the buffer is full,
+    /// or by the node's memory cap — already counted as dropped by the caller, under the
+    /// buffer lock. Every eviction goes through here: today they are released from the spool
+    /// like any event accounted for; a spool that spills would keep them on disk instead.
+    pub fn evicted(&self, events: &[PendingEvent]) {
+        self.release(events);
+    }
+
+    /// Appends accepted events (drop-oldest), counting them and their bytes; returns the
+    /// buffer length, or the events untouched (`Ok(Err(events))`, not counted) when this
+    /// entry's writer stopped idle. A deleted project accepts nothing. The node may be over
+    /// its memory cap afterwards: the registry then calls [`memory::enforce`].
+    pub fn push(&self, events: Vec<PendingEvent>) -> Result<Pushed, ProjectDeleted> {
         let n = events.len() as u64;
+        let added: u64 = events.iter().map(|e| e.footprint() as u64).sum();
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         if self.deleted.load(Ordering::Relaxed) {
             return Err(ProjectDeleted);
+        }
+        if self.stopped.load(Ordering::Relaxed) {
+            return Ok(Err(events));
         }
         let mut evicted = Vec::new();
         for event in events {
@@ -151,10 +236,61 @@ impl ProjectShared {
         self.counters
             .dropped_buffer_full
             .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(added, Ordering::Relaxed);
+        self.memory.add(added);
+        self.forget_bytes(evicted.iter().map(|e| e.footprint() as u64).sum());
         let len = buffer.len();
         drop(buffer);
-        self.release(&evicted);
-        Ok(len)
+        self.evicted(&evicted);
+        Ok(Ok(len))
+    }
+
+    /// Marks this entry stopped if nothing is buffered or in flight and the project is not
+    /// deleted (checked under the buffer lock, so a concurrent push either lands before and
+    /// keeps it running, or finds it stopped and goes to a fresh entry); frees the buffer.
+    pub fn stop_if_idle(&self) -> bool {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if self.deleted.load(Ordering::Relaxed)
+            || self.stopped.load(Ordering::Relaxed)
+            || !buffer.is_empty()
+            || self.counters.in_flight.load(Ordering::Relaxed) > 0
+        {
+            return false;
+        }
+        self.stopped.store(true, Ordering::Relaxed);
+        *buffer = DropOldest::new(buffer.capacity());
+        true
+    }
+
+    /// Whether this entry's writer stopped idle.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Drops the oldest buffered events for the node's memory cap, counted as
+    /// `dropped_memory_cap`: at least one (if any is buffered), and more until `want` bytes
+    /// are freed or freeing another would go past `limit` bytes. Returns how many events and
+    /// bytes went.
+    pub fn shed(&self, want: u64, limit: u64) -> (u64, u64) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut gone, mut freed) = (Vec::new(), 0u64);
+        while freed < want {
+            let Some(next) = buffer.oldest().map(|e| e.footprint() as u64) else {
+                break;
+            };
+            if !gone.is_empty() && freed + next > limit {
+                break;
+            }
+            gone.extend(buffer.pop_oldest());
+            freed += next;
+        }
+        self.counters
+            .dropped_memory_cap
+            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+        self.forget_bytes(freed);
+        drop(buffer);
+        self.evicted(&gone);
+        (gone.len() as u64, freed)
     }
 
     /// Marks the project deleted and drops what it buffers, counted as
@@ -165,6 +301,7 @@ impl ProjectShared {
         self.deleted.store(true, Ordering::Relaxed);
         let gone = buffer.take_all();
         let dropped = gone.len() as u64;
+        self.forget_bytes(self.bytes.load(Ordering::Relaxed));
         // A new, empty buffer: the memory of the old one goes back now.
         *buffer = DropOldest::new(buffer.capacity());
         self.counters
@@ -204,6 +341,7 @@ impl ProjectShared {
     pub fn take(&self, max: usize) -> Vec<PendingEvent> {
         let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let batch = buffer.take(max);
+        self.forget_bytes(batch.iter().map(|e| e.footprint() as u64).sum());
         self.counters
             .in_flight
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -238,19 +376,7 @@ impl ProjectShared {
     /// A consistent copy of the counters (buffered includes the batch in flight).
     pub fn snapshot(&self) -> CounterSnapshot {
         let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let c = &self.counters;
-        CounterSnapshot {
-            accepted: c.accepted.load(Ordering::Relaxed),
-            stored: c.stored.load(Ordering::Relaxed),
-            dropped_buffer_full: c.dropped_buffer_full.load(Ordering::Relaxed),
-            dropped_flush_failed: c.dropped_flush_failed.load(Ordering::Relaxed),
-            dropped_invalid: c.dropped_invalid.load(Ordering::Relaxed),
-            dropped_project_deleted: c.dropped_project_deleted.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
-            buffered: buffer.len() as u64 + c.in_flight.load(Ordering::Relaxed),
-            writer_restarts: c.writer_restarts.load(Ordering::Relaxed),
-            rate_limited: c.rate_limited.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot(buffer.len() as u64)
     }
 }
 
@@ -268,23 +394,14 @@ mod tests {
             .collect()
     }
 
-    fn balanced(s: &CounterSnapshot) -> bool {
-        s.accepted
-            == s.stored
-                + s.dropped_buffer_full
-                + s.dropped_flush_failed
-                + s.dropped_project_deleted
-                + s.buffered
-    }
-
     #[test]
     fn a_deleted_project_drops_its_buffer_and_flight_and_accepts_nothing() {
         let shared = ProjectShared::new(ProjectId::new(), 10, None);
-        shared.push(events(5)).unwrap();
+        shared.push(events(5)).unwrap().unwrap();
         let flight = shared.take(2);
         assert_eq!(shared.retire(), 3);
-        assert!(balanced(&shared.snapshot()));
-        assert_eq!(shared.push(events(1)), Err(ProjectDeleted));
+        assert!(shared.snapshot().is_accounted());
+        assert!(matches!(shared.push(events(1)), Err(ProjectDeleted)));
         // The batch in flight fails (its project is gone): counted as deleted, not failed.
         shared.finish(0, flight.len(), 0);
         let s = shared.snapshot();
@@ -297,6 +414,27 @@ mod tests {
             ),
             (5, 5, 0, 0)
         );
-        assert!(balanced(&s));
+        assert!(s.is_accounted());
+    }
+
+    #[test]
+    fn an_entry_stops_only_when_idle_and_then_hands_events_back() {
+        let shared = ProjectShared::new(ProjectId::new(), 10, None);
+        shared.push(events(2)).unwrap().unwrap();
+        assert!(!shared.stop_if_idle(), "something is buffered");
+        let flight = shared.take(2);
+        assert!(!shared.stop_if_idle(), "a batch is in flight");
+        shared.finish(flight.len(), 0, 0);
+        assert!(shared.stop_if_idle());
+        assert!(shared.is_stopped());
+        // A push that lost the race is handed back whole and not counted here.
+        let back = shared.push(events(3)).unwrap().unwrap_err();
+        assert_eq!(back.len(), 3);
+        let s = shared.snapshot();
+        assert_eq!((s.accepted, s.stored, s.buffered), (2, 2, 0));
+        // A deleted project's entry never stops idle (it keeps refusing events).
+        let deleted = ProjectShared::new(ProjectId::new(), 10, None);
+        deleted.retire();
+        assert!(!deleted.stop_if_idle());
     }
 }

@@ -3,18 +3,27 @@
 //! deleted project's writer is stopped and its buffer dropped and counted ([`forget`]); its
 //! entry stays, with its final counters and no writer, so a late event cannot start one.
 //!
+//! A writer whose project received nothing for `writer.idle_stop_secs`, with nothing buffered
+//! or in flight, stops and its entry (buffer, rate bucket, actor) leaves the map; the next
+//! event starts a fresh one. The project's counters outlive it in `totals` (a few atomics per
+//! project ever seen on this node), so `/metrics` never goes backwards.
+//!
 //! [`forget`]: WriterRegistry::forget
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::domain::ProjectId;
 use actix::prelude::*;
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 
+use super::facts::FactsBus;
+use super::memory::{self, MemoryCap};
 use super::spool::{Spool, SpoolError};
-use super::writer::{Crash, Drain, Retire, StorageWriter, Wake};
-use super::{CounterSnapshot, ProjectDeleted, ProjectShared};
+use super::writer::{Alive, Crash, Drain, IdleStop, Retire, StorageWriter, Wake};
+use super::{CounterSnapshot, Counters, ProjectDeleted, ProjectShared};
 use crate::config::WriterSettings;
 use crate::db::DbPool;
 use crate::domain::PendingEvent;
@@ -29,11 +38,19 @@ struct Handle {
 
 struct Inner {
     writers: DashMap<ProjectId, Handle>,
+    /// Every project's counters, kept when its writer stops idle (never removed).
+    totals: DashMap<ProjectId, Arc<Counters>>,
+    /// `StorageWriter` actors alive now.
+    alive: Arc<AtomicUsize>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     pool: DbPool,
     settings: WriterSettings,
     spool: Option<Spool>,
+    /// Where writers hand the facts of each committed batch.
+    facts: FactsBus,
+    /// Every buffer's bytes together, and `writer.max_buffered_bytes`.
+    memory: Arc<MemoryCap>,
 }
 
 /// Why accepted events could not be taken in.
@@ -54,15 +71,17 @@ pub struct WriterRegistry {
 impl WriterRegistry {
     /// A registry whose writers run on `arbiters` dedicated threads. Call inside a System.
     pub fn new(pool: DbPool, settings: WriterSettings, arbiters: usize) -> Self {
-        Self::with_spool(pool, settings, arbiters, None)
+        Self::with_spool(pool, settings, arbiters, None, FactsBus::new())
     }
 
-    /// The same, with the node's durable spool (see [`Self::accept`]).
+    /// The same, with the node's durable spool (see [`Self::accept`]) and the bus the
+    /// writers publish each committed batch's facts to.
     pub fn with_spool(
         pool: DbPool,
         settings: WriterSettings,
         arbiters: usize,
         spool: Option<Spool>,
+        facts: FactsBus,
     ) -> Self {
         let arbiters = (0..arbiters.max(1))
             .map(|_| Arbiter::new().handle())
@@ -70,11 +89,15 @@ impl WriterRegistry {
         Self {
             inner: Arc::new(Inner {
                 writers: DashMap::new(),
+                totals: DashMap::new(),
+                alive: Arc::default(),
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 pool,
+                memory: Arc::new(MemoryCap::new(settings.max_buffered_bytes)),
                 settings,
                 spool,
+                facts,
             }),
         }
     }
@@ -83,7 +106,25 @@ impl WriterRegistry {
         let i = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         let arbiter = &self.inner.arbiters[i % self.inner.arbiters.len()];
         let (pool, settings) = (self.inner.pool.clone(), self.inner.settings.clone());
-        Supervisor::start_in_arbiter(arbiter, move |_| StorageWriter::new(shared, pool, settings))
+        let facts = self.inner.facts.clone();
+        let alive = Alive::new(&self.inner.alive);
+        let idle = (settings.idle_stop_secs > 0).then(|| {
+            let (inner, shared) = (Arc::downgrade(&self.inner), shared.clone());
+            let reap = move || {
+                inner
+                    .upgrade()
+                    .is_some_and(|inner| inner.reap_idle(&shared))
+            };
+            IdleStop::new(Duration::from_secs(settings.idle_stop_secs), Box::new(reap))
+        });
+        Supervisor::start_in_arbiter(arbiter, move |_| {
+            StorageWriter::new(shared, pool, settings, facts).with_lifecycle(alive, idle)
+        })
+    }
+
+    /// `StorageWriter` actors alive now (started and not yet ended).
+    pub fn live_writers(&self) -> usize {
+        self.inner.alive.load(Ordering::Relaxed)
     }
 
     fn handle(&self, project_id: ProjectId) -> Handle {
@@ -103,13 +144,23 @@ impl WriterRegistry {
             .clone()
     }
 
+    /// A fresh entry's shared part, counting into the project's counters (called under the
+    /// entry's lock, so `totals` is locked after `writers`, never the other way round).
     fn new_shared(&self, project_id: ProjectId) -> Arc<ProjectShared> {
         let s = &self.inner.settings;
         let rate = (s.rate_limit_per_sec > 0).then_some((s.rate_limit_per_sec, s.rate_limit_burst));
+        let counters = self.inner.totals.entry(project_id).or_default().clone();
         Arc::new(
             ProjectShared::new(project_id, s.buffer_capacity, rate)
-                .with_spool(self.inner.spool.clone()),
+                .with_counters(counters)
+                .with_spool(self.inner.spool.clone())
+                .with_memory(self.inner.memory.clone()),
         )
+    }
+
+    /// The bus the writers publish committed batches' facts to.
+    pub fn facts(&self) -> &FactsBus {
+        &self.inner.facts
     }
 
     /// The node's durable spool, when `writer.spool_dir` is set.
@@ -145,14 +196,55 @@ impl WriterRegistry {
         project_id: ProjectId,
         events: Vec<PendingEvent>,
     ) -> Result<(), ProjectDeleted> {
-        let handle = self.handle(project_id);
-        let len = handle.shared.push(events)?;
+        let mut events = events;
+        let (handle, len) = loop {
+            let handle = self.handle(project_id);
+            match handle.shared.push(events)? {
+                Ok(len) => break (handle, len),
+                // Its writer stopped idle just now and the entry is gone: start a fresh one.
+                Err(back) => events = back,
+            }
+        };
+        if self.inner.memory.is_over() {
+            self.enforce_memory_cap();
+        }
         if len >= self.inner.settings.batch_size
             && !handle.shared.wake_pending.swap(true, Ordering::AcqRel)
         {
             self.wake(project_id, &handle);
         }
         Ok(())
+    }
+
+    /// The slow path of a push that took the node over `writer.max_buffered_bytes`: the
+    /// largest buffers drop their oldest events until it is under (see [`memory`]).
+    fn enforce_memory_cap(&self) {
+        let projects: Vec<Arc<ProjectShared>> = self
+            .inner
+            .writers
+            .iter()
+            .map(|h| h.shared.clone())
+            .collect();
+        let dropped = memory::enforce(&self.inner.memory, &projects);
+        if dropped > 0 {
+            crate::log_limited!(
+                warn,
+                events = dropped,
+                buffered_bytes = self.inner.memory.used(),
+                max_buffered_bytes = self.inner.memory.max(),
+                "buffers over writer.max_buffered_bytes; the oldest events of the largest dropped"
+            );
+        }
+    }
+
+    /// Bytes of every project's buffered events together (see [`memory`]).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.inner.memory.used()
+    }
+
+    /// `writer.max_buffered_bytes`.
+    pub fn max_buffered_bytes(&self) -> u64 {
+        self.inner.memory.max()
     }
 
     /// The project was deleted: stops its writer, drops what it buffers (counted as
@@ -237,20 +329,17 @@ impl WriterRegistry {
 
     /// The project's counters (zero when it has received nothing since start).
     pub fn snapshot(&self, project_id: ProjectId) -> CounterSnapshot {
-        self.inner
-            .writers
-            .get(&project_id)
-            .map(|h| h.shared.snapshot())
-            .unwrap_or_default()
+        if let Some(h) = self.inner.writers.get(&project_id) {
+            return h.shared.snapshot();
+        }
+        let counters = self.inner.totals.get(&project_id).map(|c| c.clone());
+        counters.map(|c| c.snapshot(0)).unwrap_or_default()
     }
 
-    /// Every known project's counters.
+    /// Every known project's counters, whether its writer runs or stopped idle.
     pub fn snapshots(&self) -> Vec<(ProjectId, CounterSnapshot)> {
-        self.inner
-            .writers
-            .iter()
-            .map(|h| (*h.key(), h.shared.snapshot()))
-            .collect()
+        let ids: Vec<ProjectId> = self.inner.totals.iter().map(|c| *c.key()).collect();
+        ids.into_iter().map(|id| (id, self.snapshot(id))).collect()
     }
 
     /// Asks the project's writer to panic (honoured only with `writer.allow_crash`).
@@ -285,5 +374,23 @@ impl WriterRegistry {
             spool.close();
             tracing::info!(outstanding = spool.outstanding(), "spool closed");
         }
+    }
+}
+
+impl Inner {
+    /// Takes an idle writer's entry out of the map, if it is still `shared`'s and nothing is
+    /// buffered or in flight (re-checked under the entry's lock, then the buffer's; a push
+    /// racing with it either lands first and keeps the writer, or is handed back and starts
+    /// a fresh entry). Dropping the entry drops the registry's address of the writer, so its
+    /// supervisor does not restart it. Called by the writer from its timer.
+    fn reap_idle(&self, shared: &Arc<ProjectShared>) -> bool {
+        let Entry::Occupied(entry) = self.writers.entry(shared.project_id) else {
+            return false;
+        };
+        if !Arc::ptr_eq(&entry.get().shared, shared) || !shared.stop_if_idle() {
+            return false;
+        }
+        entry.remove();
+        true
     }
 }

@@ -14,37 +14,116 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures_util::FutureExt;
 use rand::Rng;
 
 use super::ProjectShared;
+use super::facts::FactsBus;
 use crate::config::WriterSettings;
 use crate::db::failure::Failure;
 use crate::db::{self, DbError, DbPool};
-use crate::domain::{EventId, PendingEvent};
+use crate::domain::{BatchFacts, EventId, PendingEvent};
 
 /// The writer of one project.
 pub struct StorageWriter {
     shared: Arc<ProjectShared>,
     pool: DbPool,
     settings: WriterSettings,
+    /// Where the facts of each committed batch go (never waited on).
+    facts: FactsBus,
     /// The flush timer; cancelled when the project is deleted, after which the actor ends
     /// as soon as its last address is dropped.
     timer: Option<SpawnHandle>,
+    /// Stop when idle (`writer.idle_stop_secs`), set by the registry.
+    idle: Option<IdleStop>,
+    /// Counted in the registry's live writers while this actor exists.
+    _alive: Option<Alive>,
+}
+
+/// Counts live writers: one per `StorageWriter`, given back when the actor is dropped (after
+/// its supervisor let it go), so the count shows whether stopped writers really went.
+pub struct Alive(Arc<AtomicUsize>);
+
+impl Alive {
+    pub fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How a writer stops when its project has been idle: after `after` with no event accepted,
+/// on a timer tick, it asks `reap` to take its entry out of the registry (which re-checks,
+/// under the entry's and the buffer's locks, that nothing is buffered or in flight); when
+/// that succeeds the registry holds no address of it any more, and the writer ends.
+pub struct IdleStop {
+    after: Duration,
+    reap: Box<dyn Fn() -> bool + Send>,
+    /// `accepted` when last seen, and since when it has not moved.
+    seen: u64,
+    since: Instant,
+}
+
+impl IdleStop {
+    pub fn new(after: Duration, reap: Box<dyn Fn() -> bool + Send>) -> Self {
+        Self {
+            after,
+            reap,
+            seen: 0,
+            since: Instant::now(),
+        }
+    }
 }
 
 impl StorageWriter {
-    pub fn new(shared: Arc<ProjectShared>, pool: DbPool, settings: WriterSettings) -> Self {
+    pub fn new(
+        shared: Arc<ProjectShared>,
+        pool: DbPool,
+        settings: WriterSettings,
+        facts: FactsBus,
+    ) -> Self {
         Self {
             shared,
             pool,
             settings,
+            facts,
             timer: None,
+            idle: None,
+            _alive: None,
         }
+    }
+
+    /// The same, counted in `alive` and stopping when idle as `idle` says.
+    pub fn with_lifecycle(mut self, alive: Alive, idle: Option<IdleStop>) -> Self {
+        self._alive = Some(alive);
+        self.idle = idle.map(|mut idle| {
+            idle.seen = self.shared.counters.accepted.load(Ordering::Relaxed);
+            idle
+        });
+        self
+    }
+
+    /// On a timer tick: true when the project has received nothing for `idle.after` and the
+    /// registry took this writer's entry out (nothing buffered or in flight).
+    fn stopped_idle(&mut self) -> bool {
+        let Some(idle) = &mut self.idle else {
+            return false;
+        };
+        let accepted = self.shared.counters.accepted.load(Ordering::Relaxed);
+        if accepted != idle.seen {
+            (idle.seen, idle.since) = (accepted, Instant::now());
+            return false;
+        }
+        idle.since.elapsed() >= idle.after && (idle.reap)()
     }
 
     /// Stops the flush timer: with nothing left to run and no address (the registry dropped
@@ -74,6 +153,7 @@ impl StorageWriter {
             shared.clone(),
             self.pool.clone(),
             self.settings.clone(),
+            self.facts.clone(),
             batch,
         );
         // A weak address: a flush in flight must not keep a retired writer's mailbox
@@ -90,10 +170,11 @@ impl StorageWriter {
 
     /// Flushes until the buffer and the flight are empty (shutdown).
     fn drain(&self) -> impl Future<Output = ()> + 'static {
-        let (shared, pool, settings) = (
+        let (shared, pool, settings, facts) = (
             self.shared.clone(),
             self.pool.clone(),
             self.settings.clone(),
+            self.facts.clone(),
         );
         async move {
             loop {
@@ -107,7 +188,14 @@ impl StorageWriter {
                     shared.flushing.store(false, Ordering::Release);
                     return;
                 }
-                flush(shared.clone(), pool.clone(), settings.clone(), batch).await;
+                flush(
+                    shared.clone(),
+                    pool.clone(),
+                    settings.clone(),
+                    facts.clone(),
+                    batch,
+                )
+                .await;
             }
         }
     }
@@ -118,12 +206,13 @@ async fn flush(
     shared: Arc<ProjectShared>,
     pool: DbPool,
     settings: WriterSettings,
+    facts: FactsBus,
     batch: Vec<PendingEvent>,
 ) {
     let n = batch.len();
     let project_id = shared.project_id;
     let mut tally = Tally::default();
-    let outcome = AssertUnwindSafe(store(&pool, &settings, &shared, &batch, &mut tally))
+    let outcome = AssertUnwindSafe(store(&pool, &settings, &shared, &facts, &batch, &mut tally))
         .catch_unwind()
         .await;
     if outcome.is_err() {
@@ -155,19 +244,27 @@ struct Tally {
 /// so one bad event costs about 2·log2(batch) statements and nothing else. Transient errors
 /// are retried (with backoff) on the part they hit; a part that still fails, and all
 /// parts after it, are left unaccounted for (the caller drops them as failed).
+///
+/// Each part that commits hands its facts to `facts` right after the commit (a `try_send`
+/// per consumer: it never waits, and a consumer's trouble costs no event).
 async fn store(
     pool: &DbPool,
     settings: &WriterSettings,
     shared: &ProjectShared,
+    facts: &FactsBus,
     batch: &[PendingEvent],
     tally: &mut Tally,
 ) {
     let project_id = shared.project_id;
     let mut parts = vec![batch];
     while let Some(part) = parts.pop() {
-        let Err(e) = write_with_retries(pool, settings, shared, part).await else {
-            tally.stored += part.len();
-            continue;
+        let e = match write_with_retries(pool, settings, shared, part).await {
+            Ok(committed) => {
+                tally.stored += part.len();
+                facts.publish(committed);
+                continue;
+            }
+            Err(e) => e,
         };
         match e.failure() {
             Failure::Data if part.len() > 1 => {
@@ -213,11 +310,11 @@ async fn write_with_retries(
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
-) -> Result<(), DbError> {
+) -> Result<BatchFacts, DbError> {
     let mut attempt = 0;
     loop {
         match write_once(pool, settings, shared, batch).await {
-            Ok(()) => return Ok(()),
+            Ok(facts) => return Ok(facts),
             // A deleted project's batch is not retried (`flush` counts it as such).
             Err(e)
                 if attempt < settings.max_retries
@@ -241,7 +338,7 @@ async fn write_once(
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
-) -> Result<(), DbError> {
+) -> Result<BatchFacts, DbError> {
     let mut conn = match settings.acquire_timeout {
         Some(wait) => db::get_within(pool, wait).await?,
         None => pool.get().await?,
@@ -252,11 +349,9 @@ async fn write_once(
                 db::partitions::ensure_range(&mut conn, day, day).await?;
             }
             tracing::info!(project_id = %shared.project_id, "created a missing partition");
-            db::events::write_batch(&mut conn, shared.project_id, batch)
-                .await
-                .map(drop)
+            db::events::write_batch(&mut conn, shared.project_id, batch).await
         }
-        other => other.map(drop),
+        other => other,
     }
 }
 
@@ -268,10 +363,14 @@ impl Actor for StorageWriter {
         ctx.set_mailbox_capacity(64);
         let every = Duration::from_millis(self.settings.flush_interval_ms);
         self.timer = Some(ctx.run_interval(every, |act, ctx| {
-            if act.shared.is_deleted() {
-                act.retire(ctx); // in case `Retire` could not be delivered
+            if act.shared.is_deleted() || act.shared.is_stopped() {
+                act.retire(ctx); // in case `Retire` could not be delivered; or restarted
             } else {
                 act.maybe_flush(ctx, false);
+                if act.stopped_idle() {
+                    tracing::debug!(project_id = %act.shared.project_id, "storage writer stopped idle");
+                    act.retire(ctx);
+                }
             }
         }));
         tracing::debug!(project_id = %self.shared.project_id, "storage writer started");
@@ -280,7 +379,7 @@ impl Actor for StorageWriter {
 
 impl Supervised for StorageWriter {
     fn restarting(&mut self, _: &mut Self::Context) {
-        if self.shared.is_deleted() {
+        if self.shared.is_deleted() || self.shared.is_stopped() {
             return; // ends again at once (see `Retire`); not a crash
         }
         tracing::warn!(project_id = %self.shared.project_id, "storage writer restarting");

@@ -1,3 +1,4 @@
 //! Background jobs.
 
+pub mod node_run;
 pub mod partitions;

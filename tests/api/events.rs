@@ -375,7 +375,7 @@ async fn an_event_received_days_ago_is_found_by_its_id() {
             .get_as(&user, &format!("{}/{}", events_path("old"), e.id))
             .await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["message"], e.event.message);
+        assert_eq!(body["message"], e.message());
         assert!(body["exception"].is_null());
     }
 }

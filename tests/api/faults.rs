@@ -450,17 +450,21 @@ fn metric(text: &str, name: &str, project: ProjectId) -> u64 {
         .map_or(0, |v| v.parse::<f64>().unwrap() as u64)
 }
 
-/// SIGKILL with no spool: what was buffered at that moment is lost, nothing else, and the
-/// same database serves a new process at once. The load is stopped and the writer quiet
-/// (only a partial batch left, which waits for a timer that will not fire) before the kill,
-/// so what was buffered is read exactly from `/metrics`.
+/// SIGKILL with no spool: what was buffered at that moment is lost, nothing else; the
+/// restarted node says so in its log, with that number, once (two nodes restart on the same
+/// database, one of them says it); and the same database serves the new processes at once.
+/// The load is stopped and the writer quiet (only a partial batch left, which waits for a
+/// timer that will not fire) and a heartbeat has recorded it before the kill, so what was
+/// buffered is known exactly, from `/metrics` and from the run's row.
 #[actix_web::test]
-async fn sigkill_without_spool_loses_at_most_what_was_buffered_and_restarts_cleanly() {
+async fn sigkill_without_spool_loses_what_was_buffered_and_the_next_node_says_so() {
     let db = TestDb::migrated().await;
     let p = create_project(&db, "sigkill").await;
     let env = [
         ("MESHER__WRITER__FLUSH_INTERVAL_MS", "600000"),
         ("MESHER__WRITER__BATCH_SIZE", "40"),
+        ("MESHER__NODE__HEARTBEAT_MS", "200"),
+        ("MESHER__LOG__FORMAT", "json"),
     ];
     let node = Killable::start(&db, &env).await;
     let client = process_client();
@@ -511,6 +515,16 @@ async fn sigkill_without_spool_loses_at_most_what_was_buffered_and_restarts_clea
         "the server counted what the clients were told"
     );
     assert!(buffered > 0, "a partial batch is buffered");
+    // A heartbeat since then has recorded it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runs(&db).await != [(accepted.len() as i64, buffered as i64, false, false)] {
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeat: {:?}",
+            runs(&db).await
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let status = node.kill9();
     assert!(!status.success(), "{status}");
@@ -521,10 +535,49 @@ async fn sigkill_without_spool_loses_at_most_what_was_buffered_and_restarts_clea
     let lost = (accepted.len() - stored.len()) as u64;
     assert_eq!(lost, buffered, "lost exactly what was buffered");
 
-    // A new process on the same database: ready, ingesting, storing.
-    let server = ServerProcess::start(&db, &[]).await;
+    // Two new processes on the same database: ready, ingesting, storing; one of them
+    // reports the killed run, once.
+    let dir = std::env::temp_dir().join(format!("mesher-sigkill-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let logs = [dir.join("a.log"), dir.join("b.log")];
+    let a = ServerProcess::start_logging(&db, &env[2..], &logs[0]).await;
+    let b = ServerProcess::start_logging(&db, &env[2..], &logs[1]).await;
+    let reports = || -> Vec<String> {
+        logs.iter()
+            .flat_map(|log| {
+                std::fs::read_to_string(log)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|l| l.contains("ended without a clean shutdown"))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while reports().is_empty() {
+        assert!(Instant::now() < deadline, "no report of the killed run");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Several more beats of both nodes: still said once.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let reports = reports();
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    let line: Value = serde_json::from_str(&reports[0]).unwrap();
+    assert_eq!(line["level"], "WARN", "{line}");
+    let fields = &line["fields"];
+    assert_eq!(fields["buffered"], json!(buffered), "{line}");
+    assert_eq!(fields["accepted"], json!(accepted.len()), "{line}");
+    let message = fields["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "{buffered} accepted events were still buffered at its last heartbeat and are lost"
+        )) && message.contains("enable writer.spool_dir"),
+        "{message}"
+    );
+
     let res = client
-        .post(format!("{}/api/v1/events", server.url))
+        .post(format!("{}/api/v1/events", a.url))
         .header("x-mesher-key", &p.key)
         .header("content-type", "application/json")
         .body(event("after the crash").to_string())
@@ -534,13 +587,43 @@ async fn sigkill_without_spool_loses_at_most_what_was_buffered_and_restarts_clea
     assert_eq!(res.status(), 202);
     let body: Value = res.json().await.unwrap();
     let id: Uuid = body["id"].as_str().unwrap().parse().unwrap();
-    let status = actix_web::rt::task::spawn_blocking(move || server.sigterm_and_wait())
-        .await
-        .unwrap();
-    assert!(status.success(), "{status}");
+    let stopped =
+        actix_web::rt::task::spawn_blocking(move || [a.sigterm_and_wait(), b.sigterm_and_wait()])
+            .await
+            .unwrap();
+    assert!(stopped.iter().all(|s| s.success()), "{stopped:?}");
     let after: HashSet<Uuid> = stored_ids(&db).await.into_iter().collect();
     assert_eq!(after.len(), stored.len() + 1);
     assert!(after.contains(&id));
+    // The killed run is reported; the two others stopped cleanly, with their totals.
+    let mut rows = runs(&db).await;
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (0, 0, true, false),
+            (1, 0, true, false),
+            (accepted.len() as i64, buffered as i64, false, true)
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every run of `db`'s nodes: (accepted, buffered, stopped cleanly, reported), oldest first.
+async fn runs(db: &TestDb) -> Vec<(i64, i64, bool, bool)> {
+    use mesher::db::schema::node_runs as r;
+    let mut conn = db.conn().await;
+    r::table
+        .order(r::started_at)
+        .select((
+            r::accepted,
+            r::buffered,
+            r::stopped_at.is_not_null(),
+            r::reported_at.is_not_null(),
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap()
 }
 
 /// Posts one request of two events of every one of `GROUPS` issues, in ascending or

@@ -56,17 +56,23 @@ async fn ready_is_503_when_the_database_is_gone() {
 #[actix_web::test]
 async fn unknown_route_is_a_json_404_with_a_request_id() {
     let app = spawn_app().await;
-    let res = app.get("/no/such/route").await;
+    // Outside the API it is the web UI's 404 page.
+    let res = app.get("/no/such/route/at/all").await;
     assert_eq!(res.status(), 404);
     let id = res
         .headers()
         .get("x-request-id")
         .expect("x-request-id header");
     assert!(!id.is_empty());
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "not_found");
-    // Under /api/ too (the Sentry scope /api/{number} must not swallow it).
-    for path in ["/api/v1/nope", "/api/7/nope/"] {
+    assert!(res.text().await.unwrap().contains("<h1>Not found</h1>"));
+    // Under /api/ (the Sentry scope /api/{number} must not swallow it), /health and
+    // /metrics it is JSON.
+    for path in [
+        "/api/v1/nope",
+        "/api/7/nope/",
+        "/health/nope",
+        "/metrics/nope",
+    ] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 404, "{path}");
         let body: serde_json::Value = res.json().await.unwrap();

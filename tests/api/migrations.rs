@@ -4,12 +4,13 @@ use mesher::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "alert_rules",
     "api_keys",
     "events",
     "issues",
     "memberships",
+    "node_runs",
     "organizations",
     "projects",
     "sessions",
@@ -58,7 +59,10 @@ async fn up_is_complete_then_a_no_op_and_down_up_round_trips() {
     assert!(tables(&mut conn).await.is_empty());
     assert!(!db::migrations_applied(&mut conn).await.unwrap());
 
-    assert_eq!(db::run_migrations(&test_db.url).await.unwrap().len(), 3);
+    assert_eq!(
+        db::run_migrations(&test_db.url).await.unwrap(),
+        db::embedded_versions()
+    );
     assert_eq!(tables(&mut conn).await, TABLES);
 }
 

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{ServerProcess, TestDb, TestProject, create_project, event};
+use crate::helpers::{
+    ServerProcess, TestDb, TestProject, create_project, event, mesher_command, post_n,
+    spawn_app_with,
+};
 
 fn spool_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mesher-spool-{name}-{}", uuid::Uuid::now_v7()));
@@ -38,6 +41,7 @@ fn spool_env(dir: &Path) -> Vec<(&'static str, &str)> {
         ("MESHER__WRITER__SPOOL_DIR", dir.to_str().unwrap()),
         ("MESHER__WRITER__SPOOL_FSYNC", "always"),
         ("MESHER__WRITER__FLUSH_INTERVAL_MS", "700"),
+        ("MESHER__NODE__HEARTBEAT_MS", "200"),
     ]
 }
 
@@ -62,22 +66,27 @@ struct Count {
     n: i64,
 }
 
+#[derive(diesel::QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    d: i64,
+}
+
 /// How many times each of `ids` is stored, in total, and how many issues of the project have
 /// a `times_seen` different from their stored events.
 async fn check(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
     use diesel_async::RunQueryDsl;
     let mut conn = db.conn().await;
-    let stored: Count = diesel::sql_query("SELECT count(*) AS n FROM events WHERE id = ANY($1)")
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-    let distinct: Count =
-        diesel::sql_query("SELECT count(DISTINCT id) AS n FROM events WHERE id = ANY($1)")
-            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
-            .get_result(&mut conn)
-            .await
-            .unwrap();
+    // One statement, so both counts see the same rows.
+    let stored: Counts = diesel::sql_query(
+        "SELECT count(*) AS n, count(DISTINCT id) AS d FROM events WHERE id = ANY($1)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
     let wrong: Count = diesel::sql_query(
         "SELECT count(*) AS n FROM issues i WHERE i.project_id = $1 AND i.times_seen <> \
          (SELECT count(*) FROM events e WHERE e.issue_id = i.id)",
@@ -86,7 +95,7 @@ async fn check(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i
     .get_result(&mut conn)
     .await
     .unwrap();
-    (stored.n, distinct.n, wrong.n)
+    (stored.n, stored.d, wrong.n)
 }
 
 /// Waits until all of `ids` are stored (or 30 s), then checks them.
@@ -142,7 +151,11 @@ async fn kill_9_under_load_loses_no_event_answered_202() {
     );
     assert!(!segments(&dir).is_empty());
 
-    let server = start(&db, &dir).await;
+    // The restarted node replays the spool, and says so of the killed run.
+    let log = dir.join("server.log");
+    let mut env = spool_env(&dir);
+    env.push(("MESHER__LOG__FORMAT", "json"));
+    let server = ServerProcess::start_logging(&db, &env, &log).await;
     let (stored, distinct, wrong) = settled(&db, &p, &ids).await;
     assert_eq!(
         distinct as usize,
@@ -152,6 +165,22 @@ async fn kill_9_under_load_loses_no_event_answered_202() {
     assert_eq!(stored, distinct, "and stored once");
     assert_eq!(wrong, 0, "every issue's times_seen equals its events");
 
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let report = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains("ended without a clean shutdown"))
+        {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no report of the killed run");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        report.contains("are in its spool") && report.contains("which this node replays"),
+        "{report}"
+    );
     assert!(server.sigterm_and_wait().success());
     assert_eq!(
         check(&db, &p, &ids).await,
@@ -218,4 +247,148 @@ async fn replay_skips_stored_events_and_ignores_a_torn_tail() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// A node-wide series of `GET /metrics` text (panics when absent).
+fn series(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(|v| v.parse::<f64>().unwrap() as u64)
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// The spool's series in `/metrics` follow what it does: 6 events appended in 6 requests
+/// (at least one sync each, `spool_fsync = "always"`), outstanding until their batch of 10
+/// is stored, bytes equal to the segment files on disk.
+#[actix_web::test]
+async fn metrics_show_the_spool() {
+    let dir = spool_dir("metrics");
+    let spool = dir.clone();
+    let app = spawn_app_with(
+        move |s| {
+            s.writer.spool_dir = Some(spool);
+            s.writer.spool_fsync = mesher::config::SpoolFsync::Always;
+            s.writer.batch_size = 10;
+            s.writer.flush_interval_ms = 600_000;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("spool-metrics").await;
+    let scrape = || async { app.get("/metrics").await.text().await.unwrap() };
+    let on_disk = || -> u64 {
+        segments(&dir)
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .sum()
+    };
+
+    post_n(&app, &p.key, 6, "spooled").await;
+    let text = scrape().await;
+    let cases = [
+        ("mesher_spool_appended_events_total", 6),
+        ("mesher_spool_events_outstanding", 6),
+        ("mesher_spool_segments", 1),
+        ("mesher_spool_bytes", on_disk()),
+        ("mesher_spool_refused_events_total", 0),
+        ("mesher_spool_evicted_events_total", 0),
+    ];
+    for (name, value) in cases {
+        assert_eq!(series(&text, name), value, "{name}");
+    }
+    let fsyncs = series(&text, "mesher_spool_fsyncs_total");
+    assert!((6..=8).contains(&fsyncs), "{fsyncs} syncs");
+
+    // Four more: a batch of 10, stored and released.
+    post_n(&app, &p.key, 4, "spooled").await;
+    app.assert_accounted(p.id).await;
+    let text = scrape().await;
+    assert_eq!(series(&text, "mesher_spool_appended_events_total"), 10);
+    assert_eq!(series(&text, "mesher_spool_events_outstanding"), 0);
+    assert_eq!(series(&text, "mesher_spool_bytes"), on_disk());
+    assert!(series(&text, "mesher_spool_fsyncs_total") >= fsyncs + 4);
+}
+
+/// A second `mesher serve` on a spool directory in use refuses to start, saying why and
+/// who holds it; once the first has stopped, the directory is free again.
+#[actix_web::test]
+async fn a_spool_directory_serves_one_process() {
+    let db = TestDb::migrated().await;
+    let dir = spool_dir("lock");
+    let first = start(&db, &dir).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let second = actix_web::rt::task::spawn_blocking({
+        let mut cmd = mesher_command(&db);
+        cmd.env("MESHER__HTTP__BIND", format!("127.0.0.1:{port}"))
+            .envs(spool_env(&dir))
+            .arg("serve");
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!second.status.success(), "{:?}", second.status);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("is in use by another process (pid ") && err.contains("writer.spool_dir"),
+        "{err}"
+    );
+    assert!(first.sigterm_and_wait().success());
+    let again = start(&db, &dir).await;
+    assert!(again.sigterm_and_wait().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// At `spool_max_bytes` the oldest segments are deleted instead of refusing events: every
+/// request is 202, the spool stays within the cap plus a segment, the events of the deleted
+/// segments are counted evicted (exactly: appended = outstanding + evicted), and they are
+/// still stored — nothing accepted is dropped for the cap.
+#[actix_web::test]
+async fn at_the_cap_the_oldest_segments_go_and_every_event_is_still_stored() {
+    let dir = spool_dir("cap");
+    let spool = dir.clone();
+    let app = spawn_app_with(
+        move |s| {
+            s.writer.spool_dir = Some(spool);
+            s.writer.spool_max_bytes = 8192;
+            s.writer.spool_segment_bytes = 4096;
+            s.writer.batch_size = 40;
+            s.writer.buffer_capacity = 100;
+            s.writer.flush_interval_ms = 600_000;
+        },
+        None,
+    )
+    .await;
+    let p = app.project("spool-cap").await;
+    let mut ids = post_n(&app, &p.key, 39, "capped").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let evicted = series(&text, "mesher_spool_evicted_events_total");
+    assert!(evicted > 0, "{text}");
+    assert_eq!(
+        evicted + series(&text, "mesher_spool_events_outstanding"),
+        39,
+        "{text}"
+    );
+    assert_eq!(series(&text, "mesher_spool_appended_events_total"), 39);
+    assert!(
+        series(&text, "mesher_spool_bytes") <= 8192 + 4096 + 1024,
+        "{text}"
+    );
+    assert_eq!(series(&text, "mesher_spool_refused_events_total"), 0);
+
+    // The 40th fills a batch: all 40 are stored, none dropped.
+    ids.extend(post_n(&app, &p.key, 1, "last").await);
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!((s.accepted, s.stored, s.dropped()), (40, 40, 0), "{s:?}");
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(series(&text, "mesher_spool_events_outstanding"), 0);
+    // (The 40th may have made room too.)
+    assert!(series(&text, "mesher_spool_evicted_events_total") >= evicted);
+    assert_eq!(series(&text, "mesher_spool_appended_events_total"), 40);
+    assert_eq!(check(&app.db, &p, &ids).await, (40, 40, 0));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -27,6 +27,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         "accepted",
         "stored",
         "dropped_buffer_full",
+        "dropped_memory_cap",
         "dropped_flush_failed",
         "dropped_invalid",
         "dropped_project_deleted",
@@ -75,6 +76,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         ("rejected", 3),
         ("buffered", 0),
         ("dropped_buffer_full", 0),
+        ("dropped_memory_cap", 0),
         ("dropped_flush_failed", 0),
         ("dropped_invalid", 0),
         ("dropped_project_deleted", 0),
@@ -88,6 +90,7 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         u(&stats, "accepted"),
         u(&stats, "stored")
             + u(&stats, "dropped_buffer_full")
+            + u(&stats, "dropped_memory_cap")
             + u(&stats, "dropped_flush_failed")
             + u(&stats, "dropped_invalid")
             + u(&stats, "dropped_project_deleted")

@@ -6,6 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,12 @@ fn write_group(
         o.size += r.bytes.len() as u64;
     }
     o.file.sync_data()?;
+    shared.counts.fsyncs.fetch_add(1, Ordering::Relaxed);
+    let events: usize = group.iter().map(|r| r.ids.len()).sum();
+    shared
+        .counts
+        .appended
+        .fetch_add(events as u64, Ordering::Relaxed);
     let mut state = shared.lock();
     for r in group {
         let n = r.bytes.len() as u64;
@@ -115,6 +122,7 @@ fn write_group(
 fn roll(shared: &Shared, open: &mut Option<Open>) -> std::io::Result<()> {
     if let Some(o) = open.take() {
         o.file.sync_data()?;
+        shared.counts.fsyncs.fetch_add(1, Ordering::Relaxed);
     }
     let seq = {
         let mut state = shared.lock();
@@ -127,6 +135,7 @@ fn roll(shared: &Shared, open: &mut Option<Open>) -> std::io::Result<()> {
         .append(true)
         .open(shared.path(seq))?;
     File::open(&shared.dir)?.sync_all()?;
+    shared.counts.fsyncs.fetch_add(1, Ordering::Relaxed);
     {
         let mut state = shared.lock();
         state.segments.insert(seq, Segment::default());

@@ -22,7 +22,10 @@ pub mod replay;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
@@ -33,8 +36,6 @@ pub use record::Record;
 /// Why events could not be spooled (the request is answered 503).
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    #[error("the spool is full (writer.spool_max_bytes)")]
-    Full,
     #[error("writing the spool failed: {0}")]
     Io(String),
     #[error("the spool is closed")]
@@ -63,6 +64,35 @@ struct State {
 struct Shared {
     dir: PathBuf,
     state: Mutex<State>,
+    counts: Counts,
+}
+
+/// The spool's counters since start (`/metrics`).
+#[derive(Debug, Default)]
+struct Counts {
+    appended: AtomicU64,
+    fsyncs: AtomicU64,
+    refused: AtomicU64,
+    evicted: AtomicU64,
+}
+
+/// The spool's state and counters, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Bytes of segment files on disk.
+    pub bytes: u64,
+    pub segments: u64,
+    /// Events the spool holds that are not accounted for yet (stored or dropped).
+    pub outstanding: u64,
+    /// Events appended (and synced) since start.
+    pub appended: u64,
+    /// Syncs of segment files and of the directory since start.
+    pub fsyncs: u64,
+    /// Events refused (503) because the spool could not take them (an I/O error).
+    pub refused: u64,
+    /// Spooled, unaccounted events whose segment was deleted at `spool_max_bytes` (drop-
+    /// oldest): still buffered in memory and stored as usual, but no longer safe from a crash.
+    pub evicted: u64,
 }
 
 impl Shared {
@@ -110,6 +140,48 @@ pub struct Spool {
     sender: Arc<Mutex<Option<SyncSender<appender::Request>>>>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     max_bytes: u64,
+    /// The directory's lock file, locked exclusively while any handle lives: one process
+    /// per spool directory.
+    _lock: Arc<File>,
+}
+
+/// The lock file in a spool directory.
+pub const LOCK_FILE: &str = "lock";
+
+/// Locks `dir` for this process (exclusively, without waiting) and writes our pid in the
+/// lock file; the error says which process holds it.
+fn lock_dir(dir: &Path) -> std::io::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "the spool directory {} is in use by another process{holder}, which holds \
+                     its lock file {}; every server needs a writer.spool_dir of its own",
+                    dir.display(),
+                    path.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e),
+    }
+    file.set_len(0)?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    Ok(file)
 }
 
 impl Spool {
@@ -118,6 +190,7 @@ impl Spool {
     /// owned by their segments until released.
     pub fn open(dir: &Path, settings: &WriterSettings) -> std::io::Result<(Self, Vec<Record>)> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let mut seqs: Vec<u64> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -152,6 +225,7 @@ impl Spool {
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
+            counts: Counts::default(),
         });
         shared.collect(true);
         let policy = match settings.spool_fsync {
@@ -165,6 +239,7 @@ impl Spool {
             sender: Arc::new(Mutex::new(Some(sender))),
             thread: Arc::new(Mutex::new(Some(thread))),
             max_bytes: settings.spool_max_bytes,
+            _lock: Arc::new(lock),
         };
         Ok((spool, records))
     }
@@ -179,9 +254,22 @@ impl Spool {
         for e in events {
             record::encode(project_id, e, &mut bytes);
         }
-        if self.shared.lock().total_bytes + bytes.len() as u64 > self.max_bytes {
-            return Err(SpoolError::Full);
+        let result = self.append_bytes(bytes, events).await;
+        if result.is_err() {
+            self.shared
+                .counts
+                .refused
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
         }
+        result
+    }
+
+    async fn append_bytes(
+        &self,
+        bytes: Vec<u8>,
+        events: &[PendingEvent],
+    ) -> Result<(), SpoolError> {
+        self.make_room(bytes.len() as u64);
         let (done, answer) = tokio::sync::oneshot::channel();
         let request = appender::Request {
             bytes,
@@ -209,6 +297,44 @@ impl Spool {
         answer.await.map_err(|_| SpoolError::Closed)?
     }
 
+    /// Drop-oldest at `spool_max_bytes`: deletes the oldest segments (never the current
+    /// one) until `incoming` more bytes fit. Their outstanding events are still in memory
+    /// (buffered or in flight) and are stored as usual, but are no longer safe from a
+    /// crash: counted as evicted. If only the current segment is left, the append goes
+    /// ahead anyway, so the spool may exceed the cap by up to a segment until it rolls.
+    fn make_room(&self, incoming: u64) {
+        let doomed: Vec<u64> = {
+            let mut state = self.shared.lock();
+            let mut doomed = Vec::new();
+            while state.total_bytes + incoming > self.max_bytes {
+                let current = state.current;
+                let Some(seq) = state.segments.keys().copied().find(|s| Some(*s) != current) else {
+                    break;
+                };
+                let segment = state.segments.remove(&seq).expect("listed");
+                state.total_bytes -= segment.bytes;
+                if segment.outstanding > 0 {
+                    state.owner.retain(|_, s| *s != seq);
+                }
+                self.shared
+                    .counts
+                    .evicted
+                    .fetch_add(segment.outstanding as u64, Ordering::Relaxed);
+                doomed.push(seq);
+            }
+            doomed
+        };
+        for seq in doomed {
+            tracing::debug!(
+                seq,
+                "spool at writer.spool_max_bytes: oldest segment deleted"
+            );
+            if let Err(e) = std::fs::remove_file(self.shared.path(seq)) {
+                tracing::error!(seq, error = %e, "cannot delete an evicted spool segment");
+            }
+        }
+    }
+
     /// These events are accounted for (stored or dropped): their segments no longer keep
     /// them, and a segment left owning nothing is deleted. Unknown ids are ignored.
     pub fn release(&self, ids: impl IntoIterator<Item = EventId>) {
@@ -231,6 +357,11 @@ impl Spool {
         }
     }
 
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     /// Events the spool still holds for the writers.
     pub fn outstanding(&self) -> usize {
         self.shared.lock().owner.len()
@@ -239,6 +370,21 @@ impl Spool {
     /// Bytes of segment files on disk.
     pub fn bytes(&self) -> u64 {
         self.shared.lock().total_bytes
+    }
+
+    /// The spool's size and counters now.
+    pub fn stats(&self) -> SpoolStats {
+        let state = self.shared.lock();
+        let c = &self.shared.counts;
+        SpoolStats {
+            bytes: state.total_bytes,
+            segments: state.segments.len() as u64,
+            outstanding: state.owner.len() as u64,
+            appended: c.appended.load(Ordering::Relaxed),
+            fsyncs: c.fsyncs.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
+        }
     }
 
     /// Stops appending (later appends fail) and deletes every segment that owns nothing, the

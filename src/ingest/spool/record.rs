@@ -1,44 +1,91 @@
-//! The spool's record format: `len: u32 LE | crc32(payload): u32 LE | payload`, where the
-//! payload is the JSON of a [`Record`] (a project id and a [`PendingEvent`], which keeps its
-//! UUIDv7 id and receive time). A segment file is a sequence of records; reading stops at
-//! the first frame that is cut short or fails its checksum (a torn tail after a crash).
+//! The spool's record format: `len: u32 LE | crc32(payload): u32 LE | payload`. A segment
+//! file is a sequence of records; reading stops at the first frame that is cut short or fails
+//! its checksum (a torn tail after a crash).
+//!
+//! The payload is version 2: the byte `2`, the project id (16 bytes), then the event as the
+//! buffer holds it ([`PendingEvent::pack`]: its UUIDv7 id, receive time and columns, the JSON
+//! ones as text). Version 1 payloads, written before the buffer held events compactly, are the
+//! JSON of the project id and the typed event (`{"p":…,"e":{…}}`, so they start with `{`);
+//! they are still read, and packed as they are read.
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
-use crate::domain::{PendingEvent, ProjectId};
+use crate::domain::pending::Parts;
+use crate::domain::{EventId, Fingerprint, NormalizedEvent, PendingEvent, ProjectId};
 
 /// Bytes before a record's payload.
 pub const HEADER: usize = 8;
 /// No record is larger (a whole event is far smaller); a bigger length is a torn frame.
 const MAX_PAYLOAD: usize = 64 << 20;
+/// The first byte of a version 2 payload.
+const VERSION: u8 = 2;
 
 /// One spooled event.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 pub struct Record {
-    #[serde(rename = "p")]
     pub project_id: ProjectId,
-    #[serde(rename = "e")]
     pub event: PendingEvent,
-}
-
-#[derive(Serialize)]
-struct RecordRef<'a> {
-    p: ProjectId,
-    e: &'a PendingEvent,
 }
 
 /// Appends the frame of `event` to `out`.
 pub fn encode(project_id: ProjectId, event: &PendingEvent, out: &mut Vec<u8>) {
-    let payload = serde_json::to_vec(&RecordRef {
-        p: project_id,
-        e: event,
-    })
-    .expect("a pending event serializes");
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    let at = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    out.push(VERSION);
+    out.extend_from_slice(project_id.uuid().as_bytes());
+    event.pack(out);
+    let payload = &out[at + HEADER..];
+    let (len, crc) = (payload.len() as u32, crc32fast::hash(payload));
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    out[at + 4..at + HEADER].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A version 1 payload: the typed event as JSON.
+#[derive(Deserialize)]
+struct RecordV1 {
+    p: ProjectId,
+    e: PendingV1,
+}
+
+#[derive(Deserialize)]
+struct PendingV1 {
+    id: EventId,
+    received_at: DateTime<Utc>,
+    event: NormalizedEvent,
+    fingerprint: Fingerprint,
+    title: String,
+    culprit: Option<String>,
+}
+
+fn parse_payload(payload: &[u8]) -> Option<Record> {
+    match payload.split_first()? {
+        (&VERSION, rest) => {
+            let (project, event) = rest.split_first_chunk::<16>()?;
+            Some(Record {
+                project_id: ProjectId(uuid::Uuid::from_bytes(*project)),
+                event: PendingEvent::unpack(event).ok()?,
+            })
+        }
+        (&b'{', _) => {
+            let v1: RecordV1 = serde_json::from_slice(payload).ok()?;
+            let e = v1.e;
+            Some(Record {
+                project_id: v1.p,
+                event: PendingEvent::from_parts(Parts {
+                    id: e.id,
+                    received_at: e.received_at,
+                    event: &e.event,
+                    fingerprint: &e.fingerprint,
+                    title: &e.title,
+                    culprit: e.culprit.as_deref(),
+                }),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// What a segment holds: its whole records, and whether it ended in a torn or corrupt frame
@@ -75,7 +122,7 @@ fn next(bytes: &[u8]) -> Option<(Record, usize)> {
     if crc32fast::hash(payload) != crc {
         return None;
     }
-    serde_json::from_slice(payload).ok().map(|r| (r, len))
+    parse_payload(payload).map(|r| (r, len))
 }
 
 /// Reads and decodes a segment file.
@@ -109,9 +156,41 @@ mod tests {
         let r = &d.records[1];
         assert_eq!((r.project_id, r.event.id), (p, b.id));
         assert_eq!(r.event.received_at, b.received_at);
-        assert_eq!(r.event.event, b.event);
-        assert_eq!(r.event.fingerprint, b.fingerprint);
-        assert_eq!((&r.event.title, &r.event.culprit), (&b.title, &b.culprit));
+        assert_eq!(r.event, b);
+    }
+
+    /// A segment written before the compact buffer (version 1: the typed event as JSON) is
+    /// still read, into the same event as a fresh one; a payload of another version is a
+    /// corrupt frame.
+    #[test]
+    fn version_1_records_are_still_read() {
+        let body = br#"{"message":"old","level":"warning","timestamp":"2026-11-29T12:00:00Z","tags":{"a":"b"},"exception":[{"type":"E","value":"v"}]}"#;
+        let typed = crate::domain::parse_event(body).unwrap();
+        let fingerprint = crate::domain::fingerprint(&typed);
+        let (title, culprit) = crate::domain::title_and_culprit(&typed);
+        let (p, id, at) = (ProjectId::new(), EventId::new(), chrono::Utc::now());
+        let v1 = serde_json::json!({"p": p, "e": {
+            "id": id, "received_at": at, "event": typed,
+            "fingerprint": fingerprint, "title": title, "culprit": culprit,
+        }});
+        let payload = serde_json::to_vec(&v1).unwrap();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let mut fresh = PendingEvent::new(typed, at);
+        fresh.id = id;
+        let d = decode(&bytes);
+        assert_eq!((d.records.len(), d.torn), (1, false));
+        assert_eq!((d.records[0].project_id, &d.records[0].event), (p, &fresh));
+
+        let mut v3 = Vec::new();
+        encode(p, &fresh, &mut v3);
+        v3[HEADER] = 3;
+        let crc = crc32fast::hash(&v3[HEADER..]);
+        v3[4..HEADER].copy_from_slice(&crc.to_le_bytes());
+        let d = decode(&v3);
+        assert_eq!((d.records.len(), d.torn), (0, true));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use crate::domain::{PendingEvent, ProjectId};
 use crate::ingest::WriterRegistry;
 
 /// Replays `records` (from [`Spool::open`]) into `registry`, a chunk of `chunk` events at a
-/// time, waiting for room in a project's buffer (`capacity`) rather than overflowing it.
+/// time, waiting for room in a project's buffer (`capacity`) and under the node's memory cap
+/// rather than overflowing them.
 /// Runs until everything is handed over; retries the database while it is unreachable.
 pub async fn replay(
     registry: WriterRegistry,
@@ -50,7 +51,13 @@ pub async fn replay(
                 .partition(|e| stored.contains(&e.id.uuid()));
             skipped += done.len();
             spool.release(done.iter().map(|e| e.id));
-            while registry.snapshot(project_id).buffered as usize + fresh.len() > capacity {
+            // Room in the project's buffer, and in the node's memory cap (unless nothing at
+            // all is buffered: a chunk is then let in even if it alone is over the cap).
+            let bytes: u64 = fresh.iter().map(|e| e.footprint() as u64).sum();
+            while registry.snapshot(project_id).buffered as usize + fresh.len() > capacity
+                || (registry.buffered_bytes() > 0
+                    && registry.buffered_bytes() + bytes > registry.max_buffered_bytes())
+            {
                 actix_rt::time::sleep(Duration::from_millis(20)).await;
             }
             let ids: Vec<_> = fresh.iter().map(|e| e.id).collect();

@@ -26,8 +26,18 @@ fn events(n: usize) -> Vec<PendingEvent> {
         .collect()
 }
 
+/// Segment files in `dir`.
 fn files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count()
 }
 
 #[actix_rt::test]
@@ -69,22 +79,48 @@ async fn segments_go_once_their_events_are_released_and_the_rest_is_read_back() 
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// At the cap the oldest segments go: every append is taken, the spool stays within the
+/// cap plus the current segment, and exactly the events of the deleted segments are
+/// counted evicted — after a crash, the others (the newest) come back, and only they.
 #[actix_rt::test]
-async fn the_cap_refuses_appends() {
+async fn the_cap_deletes_the_oldest_segments_and_counts_their_events() {
     let dir = dir();
     let mut s = settings(4096);
     s.spool_max_bytes = 8192;
     let (spool, _) = Spool::open(&dir, &s).unwrap();
     let p = ProjectId::new();
-    let mut refused = 0;
-    for e in events(40).chunks(2) {
-        if let Err(e) = spool.append(p, e).await {
-            assert!(matches!(e, SpoolError::Full));
-            refused += 1;
-        }
+    let all = events(60);
+    let mut peak = 0;
+    for e in all.chunks(2) {
+        spool.append(p, e).await.unwrap();
+        peak = peak.max(spool.bytes());
     }
-    assert!(refused > 0);
-    assert!(spool.bytes() <= 8192);
+    let stats = spool.stats();
+    assert!(stats.evicted > 0, "{stats:?}");
+    assert_eq!(stats.evicted + stats.outstanding, 60, "{stats:?}");
+    assert!(peak <= 8192 + 4096 + 1024, "peak {peak}");
+    assert_eq!(stats.refused, 0);
+    drop(spool);
+    let (spool, back) = Spool::open(&dir, &s).unwrap();
+    let back: Vec<EventId> = back.iter().map(|r| r.event.id).collect();
+    let newest: Vec<EventId> = all[stats.evicted as usize..].iter().map(|e| e.id).collect();
+    assert_eq!(back, newest, "the newest come back, in order");
+    spool.release(back);
     spool.close();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[actix_rt::test]
+async fn a_directory_is_one_spools_until_it_is_dropped() {
+    let dir = dir();
+    let (spool, _) = Spool::open(&dir, &settings(4096)).unwrap();
+    let err = Spool::open(&dir, &settings(4096)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    let pid = format!("(pid {})", std::process::id());
+    assert!(err.to_string().contains(&pid), "{err}");
+    spool.close();
+    drop(spool);
+    let (again, _) = Spool::open(&dir, &settings(4096)).unwrap();
+    again.close();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,7 +8,7 @@
 use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use mesher::db::{accounts, events as db_events, partitions, projects};
 use mesher::domain::keys;
-use mesher::domain::{EventId, KeyId, OrgId, PendingEvent, ProjectId};
+use mesher::domain::{BatchFacts, EventId, KeyId, OrgId, PendingEvent, ProjectId};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -122,6 +122,15 @@ pub async fn seed(
     project: ProjectId,
     events: Vec<(Value, DateTime<Utc>)>,
 ) -> Vec<PendingEvent> {
+    seed_with_facts(app, project, events).await.0
+}
+
+/// [`seed`], also answering the facts `write_batch` reported for the committed batch.
+pub async fn seed_with_facts(
+    app: &TestApp,
+    project: ProjectId,
+    events: Vec<(Value, DateTime<Utc>)>,
+) -> (Vec<PendingEvent>, BatchFacts) {
     let batch: Vec<PendingEvent> = events
         .into_iter()
         .map(|(payload, at)| {
@@ -139,10 +148,10 @@ pub async fn seed(
             .await
             .unwrap();
     }
-    db_events::write_batch(&mut conn, project, &batch)
+    let facts = db_events::write_batch(&mut conn, project, &batch)
         .await
         .unwrap();
-    batch
+    (batch, facts)
 }
 
 /// Start of today (UTC), to the second.

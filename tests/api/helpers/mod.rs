@@ -5,6 +5,7 @@
 //!   the accounting check;
 //! - [`cluster`]: a private PostgreSQL server a test may stop, restart or lock;
 //! - [`process`]: the `mesher` binary as a child process (CLI commands, `mesher serve`);
+//! - [`sse`]: a reader of a project's live stream (Server-Sent Events);
 //! - [`users`]: users registered over HTTP and requests made as them;
 //! - [`venv`]: the Python tools the suite drives (sentry-sdk, schemathesis), installed once;
 //! - [`fixtures`]: rows written straight into the database (projects of `test-org`, keys,
@@ -22,6 +23,7 @@ pub mod cluster;
 pub mod db;
 pub mod fixtures;
 pub mod process;
+pub mod sse;
 pub mod users;
 pub mod venv;
 
@@ -29,6 +31,9 @@ pub use app::{TestApp, send_json, spawn_app, spawn_app_on, spawn_app_with, test_
 pub use calls::{Case, add_member, check_cases, create_org, error_of, event, ids, post_n, walk};
 pub use cluster::PrivateCluster;
 pub use db::{TestDb, admin_conn};
-pub use fixtures::{TestProject, create_project, join, member, newest_first, seed, today};
+pub use fixtures::{
+    TestProject, create_project, join, member, newest_first, seed, seed_with_facts, today,
+};
 pub use process::{ServerProcess, mesher_command};
+pub use sse::{SseMessage, SseStream, named};
 pub use users::TestUser;

@@ -1,0 +1,104 @@
+//! `/`: the user's organizations (with one, straight to it) and a form to create one.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use maud::{Markup, html};
+
+use super::see_other;
+use crate::AppState;
+use crate::db::accounts::{self, NewOrganization, Organization};
+use crate::domain::{OrgId, Role};
+use crate::http::validate::{check_name, check_org_slug, slug_conflict};
+use crate::web::WebError;
+use crate::web::csrf::FormData;
+use crate::web::layout::{self, csrf_field};
+use crate::web::session::WebUser;
+
+/// Organizations one page lists (one screen).
+const MAX_ORGS: i64 = 200;
+
+fn template(
+    user: &WebUser,
+    orgs: &[(Organization, Role)],
+    form: &FormData,
+    error: Option<&str>,
+) -> Markup {
+    layout::page(
+        "Organizations",
+        Some(user),
+        &[],
+        html! {
+            h1 { "Your organizations" }
+            @if orgs.is_empty() {
+                p { "You are not a member of any organization yet. Create one to add projects." }
+            } @else {
+                ul.cards {
+                    @for (org, role) in orgs {
+                        li {
+                            a href={ "/" (org.slug) } { strong { (org.name) } }
+                            " " span.muted { (org.slug) " · " (role.as_str()) }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="h-new-org" {
+                h2 #h-new-org { "Create an organization" }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form.inline method="post" action="/" {
+                    (csrf_field(&user.csrf))
+                    label { "Name" input type="text" name="name" required maxlength="200" value=(form.get("name")); }
+                    label { "Slug" input type="text" name="slug" required pattern="[a-z0-9-]{1,50}" maxlength="50" value=(form.get("slug")); }
+                    button type="submit" { "Create" }
+                }
+            }
+        },
+    )
+}
+
+/// `GET /`.
+pub async fn index(state: web::Data<AppState>, user: WebUser) -> Result<HttpResponse, WebError> {
+    let mut conn = state.pool.get().await?;
+    let orgs = accounts::orgs_page(&mut conn, user.user.id, None, MAX_ORGS).await?;
+    if let [(org, _)] = orgs.as_slice() {
+        return Ok(see_other(&format!("/{}", org.slug)));
+    }
+    Ok(layout::ok(template(
+        &user,
+        &orgs,
+        &FormData::default(),
+        None,
+    )))
+}
+
+/// `POST /`: creates an organization (the caller owns it) and opens it.
+pub async fn create_org(
+    state: web::Data<AppState>,
+    user: WebUser,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, WebError> {
+    let form = FormData(form.into_inner());
+    user.check(&form)?;
+    let mut conn = state.pool.get().await?;
+    let created = async {
+        let new = NewOrganization {
+            id: OrgId::new(),
+            slug: check_org_slug(form.get("slug"))?,
+            name: check_name(form.get("name"))?,
+        };
+        accounts::create_org_with_owner(&mut conn, &new, user.user.id)
+            .await
+            .map_err(|e| slug_conflict(e, "organization"))
+    }
+    .await;
+    match created {
+        Ok(org) => Ok(see_other(&format!("/{}", org.slug))),
+        Err(e) if e.status.is_client_error() => {
+            let orgs = accounts::orgs_page(&mut conn, user.user.id, None, MAX_ORGS).await?;
+            Ok(layout::html_response(
+                StatusCode::BAD_REQUEST,
+                template(&user, &orgs, &form, Some(&e.message)),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

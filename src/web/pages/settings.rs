@@ -1,0 +1,290 @@
+//! `/{org}/{project}/settings`: the project's name and platform, SDK setup snippets with
+//! its DSN, and for admins its keys (create: the key and DSN shown this once, with a copy
+//! button; revoke) and deletion. Members see the page without the admin controls, and
+//! posting them anyway is a 403 page, as in the API.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+use super::{project_access, project_crumbs, see_other};
+use crate::AppState;
+use crate::db::projects::{self, ApiKey, Project};
+use crate::domain::{KeyId, Role};
+use crate::http::access::OrgAccess;
+use crate::http::keys::{new_key, revoke};
+use crate::http::projects::forget_project;
+use crate::web::csrf::FormData;
+use crate::web::layout::{self, csrf_field};
+use crate::web::session::WebUser;
+use crate::web::{WebError, format};
+
+/// Keys the page lists (one screen).
+const MAX_KEYS: i64 = 100;
+
+/// A key just created: shown once.
+struct Created {
+    label: String,
+    key: String,
+    dsn: String,
+}
+
+/// SDK setup snippets for `dsn`.
+pub fn snippets(dsn: &str, url: &str, key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "Python",
+            format!(
+                "pip install sentry-sdk\n\nimport sentry_sdk\nsentry_sdk.init(dsn=\"{dsn}\")\n"
+            ),
+        ),
+        (
+            "JavaScript / Node",
+            format!(
+                "npm install @sentry/node\n\nconst Sentry = require(\"@sentry/node\");\nSentry.init({{ dsn: \"{dsn}\" }});\n"
+            ),
+        ),
+        (
+            "Rust",
+            format!(
+                "# Cargo.toml: sentry = \"0.49\"\n\nlet _guard = sentry::init((\"{dsn}\", sentry::ClientOptions {{\n    release: sentry::release_name!(),\n    ..Default::default()\n}}));\n"
+            ),
+        ),
+        (
+            "curl",
+            format!(
+                "curl -X POST {url}/api/v1/events \\\n  -H 'X-Mesher-Key: {key}' -H 'Content-Type: application/json' \\\n  -d '{{\"message\":\"hello\",\"level\":\"error\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}'\n"
+            ),
+        ),
+    ]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn template(
+    user: &WebUser,
+    access: &OrgAccess,
+    project: &Project,
+    keys: &[ApiKey],
+    created: Option<&Created>,
+    error: Option<&str>,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Markup {
+    let base = format!("/{}/{}/settings", access.org.slug, project.slug);
+    let admin = access.role >= Role::Admin;
+    let (dsn, key) = match created {
+        Some(c) => (c.dsn.clone(), c.key.clone()),
+        None => (
+            state.settings.dsn("<key>", project.number),
+            "<key>".to_owned(),
+        ),
+    };
+    let url = state.settings.public_url().trim_end_matches('/').to_owned();
+    layout::page(
+        &format!("Settings of {}", project.name),
+        Some(user),
+        &project_crumbs(access, project),
+        html! {
+            h1 { "Project settings" span.muted { " · " (project.name) } }
+            dl.facts {
+                div { dt { "Slug" } dd { (project.slug) } }
+                div { dt { "Platform" } dd { (project.platform.as_deref().unwrap_or("—")) } }
+                div { dt { "DSN project number" } dd { (project.number) } }
+            }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            @if let Some(c) = created {
+                section.created aria-labelledby="h-created" {
+                    h2 #h-created { "New key “" (c.label) "”" }
+                    p { strong { "Copy it now: it is shown only this once." } }
+                    dl.fields {
+                        div { dt { "Key" } dd { code #new-key { (c.key) } " " button.copy type="button" data-copy="new-key" hidden { "Copy" } } }
+                        div { dt { "DSN" } dd { code #new-dsn { (c.dsn) } " " button.copy type="button" data-copy="new-dsn" hidden { "Copy" } } }
+                    }
+                }
+            }
+            @if admin {
+                section aria-labelledby="h-keys" {
+                    h2 #h-keys { "Keys" }
+                    table.list {
+                        thead { tr { th scope="col" { "Label" } th scope="col" { "Key starts" } th scope="col" { "Created" } th scope="col" { "Last used" } th scope="col" { "State" } } }
+                        tbody {
+                            @for k in keys {
+                                tr {
+                                    td { (k.label) }
+                                    td { code { (k.prefix) "…" } }
+                                    td { (format::time(k.created_at, now)) }
+                                    td { @match k.last_used_at { Some(t) => (format::time(t, now)), None => "never" } }
+                                    td {
+                                        @if let Some(t) = k.revoked_at { "revoked " (format::time(t, now)) }
+                                        @else {
+                                            form.inline method="post" action={ (base) "/keys/" (k.id) "/revoke" } {
+                                                (csrf_field(&user.csrf))
+                                                button type="submit" aria-label={ "Revoke key " (k.label) } { "Revoke" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form.inline method="post" action={ (base) "/keys" } {
+                        (csrf_field(&user.csrf))
+                        label { "Label" input type="text" name="label" required maxlength="200" placeholder="production"; }
+                        button type="submit" { "Create a key" }
+                    }
+                }
+            } @else {
+                p.muted { "Keys are managed by the organization's admins." }
+            }
+            section aria-labelledby="h-sdk" {
+                h2 #h-sdk { "Send errors" }
+                @if created.is_none() { p.muted { "Replace " code { "<key>" } " with a key of this project." } }
+                @for (name, code) in snippets(&dsn, &url, &key) {
+                    h3 { (name) }
+                    pre.raw { code { (code) } }
+                }
+            }
+            @if admin {
+                section aria-labelledby="h-delete" {
+                    h2 #h-delete { "Delete the project" }
+                    p { "Deletes its issues, events and keys. This cannot be undone." }
+                    form.inline method="post" action={ (base) "/delete" } {
+                        (csrf_field(&user.csrf))
+                        label { "Type the slug “" (project.slug) "” to confirm" input type="text" name="confirm" required autocomplete="off"; }
+                        button.danger type="submit" { "Delete project" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn render(
+    state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &WebUser,
+    access: &OrgAccess,
+    project: &Project,
+    created: Option<&Created>,
+    error: Option<&str>,
+) -> Result<maud::Markup, WebError> {
+    let keys = if access.role >= Role::Admin {
+        projects::keys_page(conn, project.id, None, MAX_KEYS).await?
+    } else {
+        Vec::new()
+    };
+    let now = (state.clock)();
+    Ok(template(
+        user, access, project, &keys, created, error, state, now,
+    ))
+}
+
+/// `GET /{org}/{project}/settings`.
+pub async fn show(
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, project) = path.into_inner();
+    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
+    let page = render(&state, &mut conn, &user, &access, &project, None, None).await?;
+    Ok(layout::ok(page))
+}
+
+/// `POST /{org}/{project}/settings/keys`: creates a key (admins) and shows it once.
+pub async fn create_key(
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, WebError> {
+    let form = FormData(form.into_inner());
+    user.check(&form)?;
+    let (org, project) = path.into_inner();
+    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
+    access.require(Role::Admin)?;
+    match new_key(&mut conn, project.id, form.get("label")).await {
+        Ok((row, key)) => {
+            let created = Created {
+                label: row.label,
+                dsn: state.settings.dsn(&key, project.number),
+                key,
+            };
+            let page = render(
+                &state,
+                &mut conn,
+                &user,
+                &access,
+                &project,
+                Some(&created),
+                None,
+            )
+            .await?;
+            Ok(layout::ok(page))
+        }
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let page = render(
+                &state,
+                &mut conn,
+                &user,
+                &access,
+                &project,
+                None,
+                Some(&e.message),
+            )
+            .await?;
+            Ok(layout::html_response(StatusCode::BAD_REQUEST, page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /{org}/{project}/settings/keys/{key_id}/revoke` (admins).
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, WebError> {
+    user.check(&FormData(form.into_inner()))?;
+    let (org, project, key_id) = path.into_inner();
+    let key_id: KeyId = key_id.parse().map_err(|_| WebError::NotFound)?;
+    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
+    access.require(Role::Admin)?;
+    revoke(&state, &mut conn, project.id, key_id).await?;
+    Ok(see_other(&format!(
+        "/{}/{}/settings",
+        access.org.slug, project.slug
+    )))
+}
+
+/// `POST /{org}/{project}/settings/delete` (admins; `confirm` must be the project's slug).
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: WebUser,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, WebError> {
+    let form = FormData(form.into_inner());
+    user.check(&form)?;
+    let (org, project) = path.into_inner();
+    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
+    access.require(Role::Admin)?;
+    if form.get("confirm") != project.slug {
+        let page = render(
+            &state,
+            &mut conn,
+            &user,
+            &access,
+            &project,
+            None,
+            Some("Type the project's slug to confirm the deletion."),
+        )
+        .await?;
+        return Ok(layout::html_response(StatusCode::BAD_REQUEST, page));
+    }
+    projects::delete_project(&mut conn, project.id).await?;
+    forget_project(&state, project.id);
+    Ok(see_other(&format!("/{}", access.org.slug)))
+}
