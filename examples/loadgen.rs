@@ -44,8 +44,11 @@ fn parse_args() -> Args {
             "--keys" => {
                 let file = value();
                 let text = std::fs::read_to_string(&file).expect("--keys FILE readable");
-                args.keys
-                    .extend(text.lines().filter_map(|l| l.split_whitespace().next()).map(String::from));
+                args.keys.extend(
+                    text.lines()
+                        .filter_map(|l| l.split_whitespace().next())
+                        .map(String::from),
+                );
             }
             "--connections" => args.connections = value().parse().expect("--connections N"),
             "--duration" => args.duration = Duration::from_secs(value().parse().expect("secs")),

@@ -25,14 +25,14 @@ function request()
       f, fn, 10 + f * 7 + i % 3, f >= 3 and "true" or "false")
   end
   local body = string.format(
-    '{"level":"%s","platform":"python","release":"shop@2.4.1","environment":"production",' ..
+    '{"timestamp":"%s","level":"%s","platform":"python","release":"shop@2.4.1","environment":"production",' ..
     '"server_name":"web-3","transaction":"/api/checkout","exception":{"values":[{"type":"PaymentError%d",' ..
     '"value":"card declined for order %d","stacktrace":{"frames":[%s]}}]},"breadcrumbs":[' ..
     '{"timestamp":1790000000.5,"category":"http","message":"POST /api/cart 200"},' ..
     '{"timestamp":1790000001.0,"category":"db","message":"SELECT * FROM orders"}],' ..
     '"tags":{"region":"eu-west-1","customer_tier":"gold"},"user":{"id":"%d","email":"someone@example.com"},' ..
     '"contexts":{"runtime":{"name":"CPython","version":"3.11.7"}},"extra":{"cart_items":3}}',
-    bug % 5 == 0 and "warning" or "error", bug, i, table.concat(frames, ","), i % 1000)
+    os.date("!%Y-%m-%dT%H:%M:%SZ"), bug % 5 == 0 and "warning" or "error", bug, i, table.concat(frames, ","), i % 1000)
   return wrk.format("POST", "/api/v1/events", {
     ["Content-Type"] = "application/json",
     ["X-Mesher-Key"] = keys[i % #keys + 1],
