@@ -66,6 +66,16 @@ pub async fn find_user_by_email(
         .optional()
 }
 
+/// The user with this id, if any.
+pub async fn find_user(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Inserts a user.
 pub async fn create_user(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryResult<User> {
     diesel::insert_into(users::table)

@@ -4,16 +4,20 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::accounts::{self, AddMember, LockedRoles, Member, NewOrganization, Organization};
-use crate::domain::{ErrorCode, OrgId, Role, UserId};
+use crate::db::audit;
+use crate::domain::{Actor, AuditAction, AuditEntry, ErrorCode, OrgId, Role, TargetType, UserId};
 use crate::error::ApiError;
 use crate::http::access::OrgAccess;
+use crate::http::client_ip::Origin;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::projects::forget_project;
 use crate::http::validate::{check_name, check_org_slug, parse_role, slug_conflict};
@@ -135,29 +139,78 @@ pub(crate) fn check_member_change(
     Ok(())
 }
 
-// The changes, shared by the API's handlers and the web UI's org settings page: each takes
-// the caller's access (already loaded: 404 for outsiders) and applies the role rules.
+// The changes, shared by the API's handlers and the web UI's pages: each takes the
+// caller's access (already loaded: 404 for outsiders), applies the role rules, and records
+// the change in the audit log in the change's own transaction (`db::audit`).
+
+/// Creates an organization named `name` with the slug `slug` (both checked), owned by
+/// `actor`: 400 naming a bad field, 409 `slug_taken`. The `org_created` entry is written
+/// first, so a refused insert (a duplicate slug) rolls it back with the rest.
+pub(crate) async fn create(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    owner: UserId,
+    name: &str,
+    slug: &str,
+) -> Result<Organization, ApiError> {
+    let new = NewOrganization {
+        id: OrgId::new(),
+        slug: check_org_slug(slug)?,
+        name: check_name(name)?,
+    };
+    let entry = AuditEntry::org(new.id, AuditAction::OrgCreated, TargetType::Org)
+        .target(new.id, new.slug)
+        .details(json!({ "name": new.name }));
+    conn.transaction(async |conn| {
+        audit::record(conn, actor, &entry).await?;
+        accounts::create_org_with_owner(conn, &new, owner).await
+    })
+    .await
+    .map_err(|e| slug_conflict(e, "organization"))
+}
 
 /// Renames the organization (admins): 400 naming `name` when it is not a valid name.
 pub(crate) async fn rename(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     access: &OrgAccess,
     name: &str,
 ) -> Result<Organization, ApiError> {
     access.require(Role::Admin)?;
     let name = check_name(name)?;
-    Ok(accounts::rename_org(conn, access.org.id, name).await?)
+    let org = &access.org;
+    let entry = AuditEntry::org(org.id, AuditAction::OrgRenamed, TargetType::Org)
+        .target(org.id, &org.slug)
+        .details(json!({ "from": org.name, "to": name }));
+    conn.transaction(async |conn| {
+        let renamed = accounts::rename_org(conn, org.id, name).await?;
+        audit::record(conn, actor, &entry).await?;
+        Ok(renamed)
+    })
+    .await
 }
 
 /// Deletes the organization with everything under it (owners), and forgets its projects'
-/// cached keys.
+/// cached keys. Its `org_deleted` entry (with the slug and name) outlives it.
 pub(crate) async fn delete(
     state: &AppState,
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     access: &OrgAccess,
 ) -> Result<(), ApiError> {
     access.require(Role::Owner)?;
-    for project_id in accounts::delete_org(conn, access.org.id).await? {
+    let org = &access.org;
+    let entry = AuditEntry::org(org.id, AuditAction::OrgDeleted, TargetType::Org)
+        .target(org.id, &org.slug)
+        .details(json!({ "slug": org.slug, "name": org.name }));
+    let projects = conn
+        .transaction(async |conn| {
+            let projects = accounts::delete_org(conn, org.id).await?;
+            audit::record(conn, actor, &entry).await?;
+            QueryResult::Ok(projects)
+        })
+        .await?;
+    for project_id in projects {
         forget_project(state, project_id);
     }
     Ok(())
@@ -166,6 +219,7 @@ pub(crate) async fn delete(
 /// Adds the registered user with `email` as `role` (admins; owners only by owners).
 pub(crate) async fn add(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     access: &OrgAccess,
     email: &str,
     role: &str,
@@ -176,7 +230,20 @@ pub(crate) async fn add(
         access.require(Role::Owner)?;
     }
     crate::http::validate::no_nul("email", email)?;
-    match accounts::add_member(conn, access.org.id, email, role).await? {
+    let org_id = access.org.id;
+    let added = conn
+        .transaction(async |conn| {
+            let added = accounts::add_member(conn, org_id, email, role).await?;
+            if let AddMember::Added(member) = &added {
+                let entry = AuditEntry::org(org_id, AuditAction::MemberAdded, TargetType::Member)
+                    .target(member.user_id, &member.email)
+                    .details(json!({ "role": role }));
+                audit::record(conn, actor, &entry).await?;
+            }
+            QueryResult::Ok(added)
+        })
+        .await?;
+    match added {
         AddMember::Added(member) => Ok(member),
         AddMember::NoSuchUser => Err(ApiError::invalid_field(
             "email",
@@ -193,16 +260,30 @@ pub(crate) async fn add(
 /// Gives member `user_id` the role `role` ([`check_member_change`] on the locked roles).
 pub(crate) async fn change_role(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     access: &OrgAccess,
-    actor: UserId,
+    actor_id: UserId,
     user_id: UserId,
     role: &str,
 ) -> Result<Member, ApiError> {
     access.require(Role::Admin)?;
     let role = parse_role(role)?;
-    let is_self = user_id == actor;
-    accounts::set_member_role(conn, access.org.id, actor, user_id, role, |locked| {
-        check_member_change(locked, is_self, Some(role))
+    let is_self = user_id == actor_id;
+    let org_id = access.org.id;
+    conn.transaction(async |conn| {
+        let mut before = None;
+        let member = accounts::set_member_role(conn, org_id, actor_id, user_id, role, |locked| {
+            before = locked.target;
+            check_member_change(locked, is_self, Some(role))
+        })
+        .await?;
+        if before != Some(role) {
+            let entry = AuditEntry::org(org_id, AuditAction::MemberRoleChanged, TargetType::Member)
+                .target(user_id, &member.email)
+                .details(json!({ "from": before, "to": role }));
+            audit::record(conn, actor, &entry).await?;
+        }
+        Ok(member)
     })
     .await
 }
@@ -210,13 +291,29 @@ pub(crate) async fn change_role(
 /// Removes member `user_id`, or lets the actor leave ([`check_member_change`]).
 pub(crate) async fn remove(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     access: &OrgAccess,
-    actor: UserId,
+    actor_id: UserId,
     user_id: UserId,
 ) -> Result<(), ApiError> {
-    let is_self = user_id == actor;
-    accounts::remove_member(conn, access.org.id, actor, user_id, |locked| {
-        check_member_change(locked, is_self, None)
+    let is_self = user_id == actor_id;
+    let org_id = access.org.id;
+    conn.transaction(async |conn| {
+        let mut before = None;
+        accounts::remove_member(conn, org_id, actor_id, user_id, |locked| {
+            before = locked.target;
+            check_member_change(locked, is_self, None)
+        })
+        .await?;
+        let email = accounts::find_user(conn, user_id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
+        let entry = AuditEntry::org(org_id, AuditAction::MemberRemoved, TargetType::Member)
+            .target(user_id, email)
+            .details(json!({ "role": before, "left": is_self }));
+        audit::record(conn, actor, &entry).await?;
+        Ok(())
     })
     .await
 }
@@ -228,18 +325,12 @@ pub(crate) async fn remove(
 pub async fn create_org(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     body: crate::http::validate::JsonObject<NewOrgBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = check_name(&body.name)?;
-    let new = NewOrganization {
-        id: OrgId::new(),
-        slug: check_org_slug(&body.slug)?,
-        name,
-    };
+    let actor = origin.actor(&current.user);
     let mut conn = state.pool.get().await?;
-    let org = accounts::create_org_with_owner(&mut conn, &new, current.id())
-        .await
-        .map_err(|e| slug_conflict(e, "organization"))?;
+    let org = create(&mut conn, &actor, current.id(), &body.name, &body.slug).await?;
     Ok(HttpResponse::Created().json(OrgOut::new(org, Role::Owner)))
 }
 
@@ -286,12 +377,13 @@ pub async fn get_org(
 pub async fn update_org(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
     body: crate::http::validate::JsonObject<OrgPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
-    let org = rename(&mut conn, &access, &body.name).await?;
+    let org = rename(&mut conn, &origin.actor(&current.user), &access, &body.name).await?;
     Ok(HttpResponse::Ok().json(OrgOut::new(org, access.role)))
 }
 
@@ -302,11 +394,12 @@ pub async fn update_org(
 pub async fn delete_org(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
-    delete(&state, &mut conn, &access).await?;
+    delete(&state, &mut conn, &origin.actor(&current.user), &access).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -339,12 +432,14 @@ pub async fn list_members(
 pub async fn add_member(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
     body: crate::http::validate::JsonObject<NewMemberBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
-    let member = add(&mut conn, &access, &body.email, &body.role).await?;
+    let actor = origin.actor(&current.user);
+    let member = add(&mut conn, &actor, &access, &body.email, &body.role).await?;
     Ok(HttpResponse::Created().json(member))
 }
 
@@ -359,13 +454,23 @@ pub async fn add_member(
 pub async fn update_member(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, UserId)>,
     body: crate::http::validate::JsonObject<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
-    let member = change_role(&mut conn, &access, current.id(), user_id, &body.role).await?;
+    let actor = origin.actor(&current.user);
+    let member = change_role(
+        &mut conn,
+        &actor,
+        &access,
+        current.id(),
+        user_id,
+        &body.role,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(member))
 }
 
@@ -379,12 +484,14 @@ pub async fn update_member(
 pub async fn remove_member(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
-    remove(&mut conn, &access, current.id(), user_id).await?;
+    let actor = origin.actor(&current.user);
+    remove(&mut conn, &actor, &access, current.id(), user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
