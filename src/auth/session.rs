@@ -25,7 +25,8 @@ pub enum Rejection {
     Expired,
 }
 
-/// Creates a session for `user_id` and returns the cookie token (shown only here).
+/// Creates a session for `user_id` and returns the cookie token (shown only here) and the
+/// session's id.
 pub async fn create_session(
     conn: &mut AsyncPgConnection,
     settings: &AuthSettings,
@@ -33,14 +34,15 @@ pub async fn create_session(
     user_id: UserId,
     user_agent: Option<&str>,
     ip: Option<&str>,
-) -> QueryResult<String> {
+) -> QueryResult<(String, SessionId)> {
     let token = keys::generate_session_token();
+    let id = SessionId::new();
     let absolute = Duration::seconds(settings.session_absolute_timeout_secs as i64);
     let token_hash = keys::hash_secret(&token);
     db::insert_session(
         conn,
         &NewSession {
-            id: SessionId::new(),
+            id,
             user_id,
             token_hash: &token_hash,
             created_at: now,
@@ -51,7 +53,7 @@ pub async fn create_session(
         },
     )
     .await?;
-    Ok(token)
+    Ok((token, id))
 }
 
 fn truncate(s: &str, max: usize) -> &str {

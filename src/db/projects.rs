@@ -180,13 +180,13 @@ pub async fn keys_page(
     query.load(conn).await
 }
 
-/// Revokes a key of the project (a key already revoked keeps its first revocation time).
-/// `false` when the project has no such key.
+/// Revokes a key of the project (a key already revoked keeps its first revocation time)
+/// and answers its label; `None` when the project has no such key.
 pub async fn revoke_api_key(
     conn: &mut AsyncPgConnection,
     project_id: ProjectId,
     key_id: KeyId,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<String>> {
     use diesel::sql_types::{Nullable, Timestamptz};
     let revoked_at = diesel::dsl::sql::<Nullable<Timestamptz>>("coalesce(revoked_at, now())");
     diesel::update(
@@ -195,9 +195,10 @@ pub async fn revoke_api_key(
             .filter(api_keys::project_id.eq(project_id)),
     )
     .set(api_keys::revoked_at.eq(revoked_at))
-    .execute(conn)
+    .returning(api_keys::label)
+    .get_result(conn)
     .await
-    .map(|n| n > 0)
+    .optional()
 }
 
 /// What a live (unrevoked) ingestion key authenticates: the key and its project.

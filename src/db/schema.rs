@@ -27,6 +27,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        org_id -> Nullable<Uuid>,
+        user_id -> Nullable<Uuid>,
+        actor_user_id -> Nullable<Uuid>,
+        actor_label -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        target_label -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     events (id, received_at) {
         id -> Uuid,
         received_at -> Timestamptz,
@@ -170,6 +188,7 @@ diesel::joinable!(user_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     alert_rules,
     api_keys,
+    audit_log,
     events,
     issues,
     memberships,

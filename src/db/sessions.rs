@@ -151,23 +151,25 @@ pub async fn list_tokens(
         .await
 }
 
-/// Revokes one of the user's live tokens; false when the user has no such live token.
+/// Revokes one of the user's live tokens and answers its label; `None` when the user has no
+/// such live token.
 pub async fn revoke_token(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     user_id: UserId,
     token_id: TokenId,
-) -> QueryResult<bool> {
-    let n = diesel::update(
+) -> QueryResult<Option<String>> {
+    diesel::update(
         user_tokens::table
             .filter(user_tokens::id.eq(token_id))
             .filter(user_tokens::user_id.eq(user_id))
             .filter(user_tokens::revoked_at.is_null()),
     )
     .set(user_tokens::revoked_at.eq(now))
-    .execute(conn)
-    .await?;
-    Ok(n == 1)
+    .returning(user_tokens::label)
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// Revokes every live token of `user_id`; answers how many.

@@ -14,7 +14,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::domain::{IssueStatus, Level, Role};
+use crate::domain::{AuditAction, IssueStatus, Level, Role};
 
 macro_rules! stored_as_text {
     ($($t:ty),+ $(,)?) => {$(
@@ -37,7 +37,7 @@ macro_rules! stored_as_text {
     )+};
 }
 
-stored_as_text!(Role, IssueStatus, Level);
+stored_as_text!(Role, IssueStatus, Level, AuditAction);
 
 /// JSON text serialized already (a pending event's `jsonb` columns), bound as `jsonb`
 /// without building a `serde_json::Value` first: the binary `jsonb` format is a version byte

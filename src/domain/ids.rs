@@ -78,6 +78,8 @@ id_type! {
     MembershipId;
     /// A run of `mesher serve`, from start to exit (`node_runs.id`).
     RunId;
+    /// An entry of the audit log (`audit_log.id`).
+    AuditId;
 }
 
 #[cfg(test)]

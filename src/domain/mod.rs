@@ -7,6 +7,7 @@
 //! the crate (see docs/architecture.md, “Module layout and dependencies”).
 
 pub mod alerts;
+pub mod audit;
 pub mod envelope;
 pub mod error_code;
 pub mod event;
@@ -21,6 +22,7 @@ pub mod pending;
 pub mod role;
 mod text_enum;
 
+pub use audit::{Actor, AuditAction, AuditEntry, TargetType};
 pub use error_code::ErrorCode;
 pub use event::{
     EventError, NormalizeOptions, NormalizedEvent, normalize, normalize_with, parse_batch,
@@ -29,8 +31,8 @@ pub use event::{
 pub use facts::{BatchFacts, EventFact, IssueFact};
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};
 pub use ids::{
-    EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId, SessionId, TokenId,
-    UserId,
+    AuditId, EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId, SessionId,
+    TokenId, UserId,
 };
 pub use issue_status::IssueStatus;
 pub use level::Level;

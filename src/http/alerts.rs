@@ -15,9 +15,15 @@ use super::pagination::{Page, PageParams};
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::db::alerts::{self as db, AlertRule, AlertRuleChanges, NewAlertRule};
+use crate::db::audit;
+use crate::db::projects::Project;
 use crate::domain::alerts as rules;
-use crate::domain::{Role, RuleId};
+use crate::domain::{AuditAction, AuditEntry, Role, RuleId, TargetType};
 use crate::error::ApiError;
+use crate::http::client_ip::Origin;
+use diesel::QueryResult;
+use diesel_async::AsyncConnection;
+use serde_json::json;
 
 /// The path of one alert rule.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -124,6 +130,7 @@ pub async fn list_alert_rules(
 pub async fn create_alert_rule(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<ProjectPath>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -141,7 +148,15 @@ pub async fn create_alert_rule(
         created_at: now,
         updated_at: now,
     };
-    let row = db::create_rule(&mut conn, &new).await?;
+    let entry = rule_entry(&project, AuditAction::AlertRuleCreated, new.id, new.name);
+    let actor = origin.actor(&current.user);
+    let row = conn
+        .transaction(async |conn| {
+            let row = db::create_rule(conn, &new).await?;
+            audit::record(conn, &actor, &entry).await?;
+            QueryResult::Ok(row)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(AlertRuleOut::from(row)))
 }
 
@@ -170,6 +185,7 @@ pub async fn get_alert_rule(
 pub async fn update_alert_rule(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<RulePath>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -186,7 +202,27 @@ pub async fn update_alert_rule(
             action: patch.action.as_ref().map(to_json).transpose()?,
         };
         let now = (state.clock)();
-        db::update_rule(&mut conn, project.id, path.rule_id, &changes, now).await?
+        let actor = origin.actor(&current.user);
+        let fields: Vec<&str> = [
+            ("name", changes.name.is_some()),
+            ("enabled", changes.enabled.is_some()),
+            ("condition", changes.condition.is_some()),
+            ("action", changes.action.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, sent)| sent.then_some(field))
+        .collect();
+        conn.transaction(async |conn| {
+            let row = db::update_rule(conn, project.id, path.rule_id, &changes, now).await?;
+            if let Some(row) = &row {
+                let mut entry =
+                    rule_entry(&project, AuditAction::AlertRuleChanged, row.id, &row.name);
+                entry.details["fields"] = json!(fields);
+                audit::record(conn, &actor, &entry).await?;
+            }
+            QueryResult::Ok(row)
+        })
+        .await?
     };
     Ok(HttpResponse::Ok().json(AlertRuleOut::from(row.ok_or_else(rule_not_found)?)))
 }
@@ -198,13 +234,29 @@ pub async fn update_alert_rule(
 pub async fn delete_alert_rule(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<RulePath>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    if db::delete_rule(&mut conn, project.id, path.rule_id).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(rule_not_found())
-    }
+    let actor = origin.actor(&current.user);
+    conn.transaction(async |conn| {
+        let Some(rule) = db::find_rule(conn, project.id, path.rule_id).await? else {
+            return Err(rule_not_found());
+        };
+        db::delete_rule(conn, project.id, rule.id).await?;
+        let entry = rule_entry(&project, AuditAction::AlertRuleDeleted, rule.id, &rule.name);
+        audit::record(conn, &actor, &entry).await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The audit entry of a change to the rule `id` named `name` (never its action: a webhook
+/// address may carry a secret).
+fn rule_entry(project: &Project, action: AuditAction, id: RuleId, name: &str) -> AuditEntry {
+    AuditEntry::org(project.org_id, action, TargetType::AlertRule)
+        .target(id, name)
+        .details(json!({ "project": project.slug }))
 }

@@ -2,7 +2,7 @@
 //! `http::tokens`).
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -13,10 +13,14 @@ use crate::auth::extractors::{CurrentUser, SESSION_COOKIE};
 use crate::auth::password;
 use crate::auth::session;
 use crate::db::accounts::{self, NewUser, User};
+use crate::db::audit;
+use crate::domain::{AuditAction, AuditEntry, TargetType};
 use crate::domain::{ErrorCode, OrgId, Role, UserId};
 use crate::error::ApiError;
-use crate::http::client_ip::ClientIp;
+use crate::http::client_ip::{ClientIp, Origin};
 use crate::http::validate::check_email;
+use diesel::QueryResult;
+use diesel_async::AsyncConnection;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -214,17 +218,12 @@ pub(crate) async fn confirm_password(
     responses((status = 200, body = MeOut), (status = 401), (status = 429)))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    ip: ClientIp,
+    origin: Origin,
     body: crate::http::validate::JsonObject<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (user, token) = sign_in(&state, &ip, user_agent, &body.email, body.password).await?;
+    let (user, token) = sign_in(&state, &origin, &body.email, body.password).await?;
     let cookie = session_cookie(&state, token);
     let body = me_of(&state, user).await?;
     Ok(HttpResponse::Ok().cookie(cookie).json(body))
@@ -233,15 +232,17 @@ pub async fn login(
 /// Checks an email and password under the login throttle and opens a session: the user
 /// and the new session's cookie token. 401 `invalid_credentials` (the same, and as slow,
 /// for an unknown email), 429 while throttled. Shared by the API's login and the web form.
+/// A wrong password or an unknown email is recorded as `login_failed` (a throttled attempt,
+/// whose password is not looked at, is not), a success as `login_succeeded` in the
+/// transaction that opens the session.
 pub(crate) async fn sign_in(
     state: &AppState,
-    ip: &ClientIp,
-    user_agent: Option<&str>,
+    origin: &Origin,
     email: &str,
     password: SecretString,
 ) -> Result<(User, String), ApiError> {
     let email = accounts::normalize_email(email);
-    let ip = ip.key();
+    let ip = origin.ip.key();
     // Counted before the password is looked at, so parallel guesses cannot outrun the limit.
     let attempt = state
         .throttle
@@ -260,21 +261,46 @@ pub(crate) async fn sign_in(
         .as_ref()
         .map_or_else(|| state.dummy_hash.clone(), |u| u.password_hash.clone());
     let ok = password::verify(password, hash).await;
+    let found = user.as_ref().map(|u| (u.id, u.email.clone()));
+    let mut conn = state.pool.get().await?;
     let Some(user) = user.filter(|_| ok) else {
+        let label = email.replace('\0', "\u{fffd}");
+        let entry = AuditEntry::account(
+            found.as_ref().map(|(id, _)| *id),
+            AuditAction::LoginFailed,
+            TargetType::User,
+        );
+        let entry = match found {
+            Some((id, email)) => entry.target(id, email),
+            None => entry,
+        };
+        audit::record(&mut conn, &origin.acting(None, &label), &entry).await?;
         return Err(invalid_credentials());
     };
     attempt.succeeded();
     let now = (state.clock)();
-    let mut conn = state.pool.get().await?;
-    let token = session::create_session(
-        &mut conn,
-        &state.settings.auth,
-        now,
-        user.id,
-        user_agent,
-        Some(&ip),
-    )
-    .await?;
+    let actor = origin.actor(&user);
+    let token = conn
+        .transaction(async |conn| {
+            let (token, session_id) = session::create_session(
+                conn,
+                &state.settings.auth,
+                now,
+                user.id,
+                origin.user_agent.as_deref(),
+                Some(&ip),
+            )
+            .await?;
+            let entry = AuditEntry::account(
+                Some(user.id),
+                AuditAction::LoginSucceeded,
+                TargetType::Session,
+            )
+            .target(session_id, &user.email);
+            audit::record(conn, &actor, &entry).await?;
+            QueryResult::Ok(token)
+        })
+        .await?;
     Ok((user, token))
 }
 
@@ -304,6 +330,7 @@ pub(crate) fn session_cookie_removal() -> Cookie<'static> {
 pub async fn logout(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
 ) -> Result<HttpResponse, ApiError> {
     let Some(session_id) = current.session_id() else {
         return Err(ApiError::bad_request(
@@ -311,11 +338,31 @@ pub async fn logout(
             "logout ends a session; revoke a user token with DELETE /api/v1/auth/tokens/{id}",
         ));
     };
-    let mut conn = state.pool.get().await?;
-    session::revoke_session(&mut conn, (state.clock)(), session_id).await?;
+    sign_out(&state, &current.user, session_id, &origin).await?;
     Ok(HttpResponse::NoContent()
         .cookie(session_cookie_removal())
         .finish())
+}
+
+/// Ends the session `session_id` of `user` and records the `logout`, in one transaction.
+/// Shared by the API and the web UI.
+pub(crate) async fn sign_out(
+    state: &AppState,
+    user: &User,
+    session_id: crate::domain::SessionId,
+    origin: &Origin,
+) -> Result<(), ApiError> {
+    let now = (state.clock)();
+    let actor = origin.actor(user);
+    let entry = AuditEntry::account(Some(user.id), AuditAction::Logout, TargetType::Session)
+        .target(session_id, &user.email);
+    let mut conn = state.pool.get().await?;
+    conn.transaction(async |conn| {
+        session::revoke_session(conn, now, session_id).await?;
+        audit::record(conn, &actor, &entry).await
+    })
+    .await?;
+    Ok(())
 }
 
 /// The logged-in user and their organizations.
@@ -336,7 +383,7 @@ pub async fn me(
 pub async fn change_password(
     state: web::Data<AppState>,
     current: CurrentUser,
-    ip: ClientIp,
+    origin: Origin,
     body: crate::http::validate::JsonObject<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -344,7 +391,7 @@ pub async fn change_password(
         &state,
         &current.user,
         current.session_id(),
-        &ip,
+        &origin,
         body.current_password,
         body.new_password,
         body.revoke_tokens,
@@ -355,29 +402,35 @@ pub async fn change_password(
 
 /// Checks `current` (counted like a login, [`confirm_password`]) and sets `new`, ending
 /// every other session of the user (all but `keep`) and, with `revoke_tokens`, every user
-/// token. Shared by the API and the web UI's account page.
+/// token, and records `password_changed` in the same transaction. Shared by the API and the
+/// web UI's account page.
 pub(crate) async fn set_password(
     state: &AppState,
     user: &User,
     keep: Option<crate::domain::SessionId>,
-    ip: &ClientIp,
+    origin: &Origin,
     current: SecretString,
     new: SecretString,
     revoke_tokens: bool,
 ) -> Result<(), ApiError> {
     password::check_length(&new)
         .map_err(|e| ApiError::invalid_field("new_password", e.to_string()))?;
-    confirm_password(state, user, ip, current).await?;
+    confirm_password(state, user, &origin.ip, current).await?;
     let hash = password::hash(new).await.map_err(ApiError::internal)?;
-    let mut conn = state.pool.get().await?;
-    session::change_password(
-        &mut conn,
-        (state.clock)(),
-        user.id,
-        &hash,
-        keep,
-        revoke_tokens,
+    let now = (state.clock)();
+    let actor = origin.actor(user);
+    let entry = AuditEntry::account(
+        Some(user.id),
+        AuditAction::PasswordChanged,
+        TargetType::User,
     )
+    .target(user.id, &user.email)
+    .details(serde_json::json!({ "revoke_tokens": revoke_tokens }));
+    let mut conn = state.pool.get().await?;
+    conn.transaction(async |conn| {
+        session::change_password(conn, now, user.id, &hash, keep, revoke_tokens).await?;
+        audit::record(conn, &actor, &entry).await
+    })
     .await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use ipnet::IpNet;
 
 use crate::AppState;
+use crate::domain::Actor;
 
 /// The client address of a request (`None` only when the peer address is unknown, as in
 /// unit tests).
@@ -40,6 +41,49 @@ impl FromRequest for ClientIp {
         ready(Ok(ClientIp(
             peer.map(|p| client_ip(p, req.headers(), trusted)),
         )))
+    }
+}
+
+/// Where a request came from, as the audit log records it: the client address
+/// ([`ClientIp`]) and the `User-Agent` it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: ClientIp,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// The audit log's actor: `user` acting from here.
+    pub fn actor(&self, user: &crate::db::accounts::User) -> Actor {
+        self.acting(Some(user.id), &user.email)
+    }
+
+    /// The audit log's actor from here, named `label` (`user_id` when signed in).
+    pub fn acting(&self, user_id: Option<crate::domain::UserId>, label: &str) -> Actor {
+        Actor::new(
+            user_id,
+            label,
+            self.ip.0.map(|ip| ip.to_string()),
+            self.user_agent.as_deref(),
+        )
+    }
+}
+
+impl FromRequest for Origin {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ip = match ClientIp::from_request(req, payload).into_inner() {
+            Ok(ip) => ip,
+            Err(e) => return ready(Err(e)),
+        };
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        ready(Ok(Origin { ip, user_agent }))
     }
 }
 

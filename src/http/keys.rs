@@ -10,12 +10,17 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
-use crate::db::projects::{self, ApiKey, NewApiKey};
-use crate::domain::{KeyId, ProjectId, Role, keys};
+use crate::db::audit;
+use crate::db::projects::{self, ApiKey, NewApiKey, Project};
+use crate::domain::{Actor, AuditAction, AuditEntry, KeyId, Role, TargetType, keys};
 use crate::error::ApiError;
 use crate::http::access::project_for;
+use crate::http::client_ip::Origin;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::validate::check_label;
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 
 /// A key as listed: never its secret nor the secret's hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,12 +107,14 @@ pub async fn list_keys(
 pub async fn create_key(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, String)>,
     body: crate::http::validate::JsonObject<NewKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
-    let (row, key) = new_key(&mut conn, project.id, &body.label).await?;
+    let actor = origin.actor(&current.user);
+    let (row, key) = new_key(&mut conn, &actor, &project, &body.label).await?;
     Ok(HttpResponse::Created().json(KeyCreated {
         id: row.id,
         label: row.label,
@@ -119,39 +126,59 @@ pub async fn create_key(
 }
 
 /// Creates a key labelled `label` (checked) for the project: its row and the secret, which
-/// exists only in this answer. Shared by the API and the settings page.
+/// exists only in this answer; `key_created` (the key's id and label, never the secret) is
+/// recorded in the same transaction. Shared by the API and the settings page.
 pub(crate) async fn new_key(
-    conn: &mut diesel_async::AsyncPgConnection,
-    project_id: ProjectId,
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    project: &Project,
     label: &str,
 ) -> Result<(ApiKey, String), ApiError> {
     let label = check_label(label)?;
     let key = keys::generate_project_key();
     let new = NewApiKey {
         id: KeyId::new(),
-        project_id,
+        project_id: project.id,
         label,
         prefix: &keys::display_prefix(&key),
         key_hash: &keys::hash_secret(&key),
     };
-    let row = projects::create_api_key(conn, &new).await?;
+    let entry = AuditEntry::org(project.org_id, AuditAction::KeyCreated, TargetType::Key)
+        .target(new.id, label)
+        .details(json!({ "project": project.slug }));
+    let row = conn
+        .transaction(async |conn| {
+            let row = projects::create_api_key(conn, &new).await?;
+            audit::record(conn, actor, &entry).await?;
+            QueryResult::Ok(row)
+        })
+        .await?;
     Ok((row, key))
 }
 
-/// Revokes the project's key `key_id` and forgets it from this node's key cache at once;
-/// 404 when the project has no such key. Shared by the API and the settings page.
+/// Revokes the project's key `key_id`, recording `key_revoked` in the same transaction,
+/// and forgets it from this node's key cache at once; 404 when the project has no such
+/// key. Shared by the API and the settings page.
 pub(crate) async fn revoke(
     state: &AppState,
-    conn: &mut diesel_async::AsyncPgConnection,
-    project_id: ProjectId,
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    project: &Project,
     key_id: KeyId,
 ) -> Result<(), ApiError> {
-    if projects::revoke_api_key(conn, project_id, key_id).await? {
-        state.keys.forget_key(key_id);
+    conn.transaction(async |conn| {
+        let Some(label) = projects::revoke_api_key(conn, project.id, key_id).await? else {
+            return Err(ApiError::not_found("no such key in this project"));
+        };
+        let entry = AuditEntry::org(project.org_id, AuditAction::KeyRevoked, TargetType::Key)
+            .target(key_id, label)
+            .details(json!({ "project": project.slug }));
+        audit::record(conn, actor, &entry).await?;
         Ok(())
-    } else {
-        Err(ApiError::not_found("no such key in this project"))
-    }
+    })
+    .await?;
+    state.keys.forget_key(key_id);
+    Ok(())
 }
 
 /// Revoke a key (admins); ingestion refuses it at once on this server, within
@@ -165,10 +192,12 @@ pub(crate) async fn revoke(
 pub async fn revoke_key(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, String, KeyId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project, key_id) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
-    revoke(&state, &mut conn, project.id, key_id).await?;
+    let actor = origin.actor(&current.user);
+    revoke(&state, &mut conn, &actor, &project, key_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

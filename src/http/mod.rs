@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod client_ip;
 pub mod events;
@@ -45,6 +46,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(auth::logout)
         .service(auth::me)
         .service(auth::change_password)
+        .service(audit::account_audit)
         .service(tokens::create_token)
         .service(tokens::list_tokens)
         .service(tokens::revoke_token)
@@ -57,6 +59,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(orgs::add_member)
         .service(orgs::update_member)
         .service(orgs::remove_member)
+        .service(audit::org_audit)
         .service(projects::list_projects)
         .service(projects::create_project)
         .service(projects::get_project)

@@ -153,6 +153,14 @@ fn document_refusals(api: &mut OpenApi) {
             "tag" => serde_json::json!({ "type": "array", "items": {
                 "type": "string", "pattern": "^([^:]+:[\\s\\S]+)?$"
             } }),
+            "action" => one_of(
+                &crate::domain::AuditAction::ALL
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            "actor" => serde_json::json!({ "type": "string", "pattern": "^[^\\x00]*$" }),
             "q" => {
                 serde_json::json!({ "type": "string", "maxLength": super::validate::MAX_QUERY_CHARS })
             }

@@ -4,19 +4,21 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
-use crate::db::accounts::{self, AddMember, LockedRoles, Member, NewOrganization, Organization};
-use crate::domain::{ErrorCode, OrgId, Role, UserId};
+use crate::db::accounts::{self, Member, Organization};
+use crate::domain::{OrgId, Role, UserId};
 use crate::error::ApiError;
 use crate::http::access::OrgAccess;
+use crate::http::client_ip::Origin;
 use crate::http::pagination::{Page, PageParams};
-use crate::http::projects::forget_project;
-use crate::http::validate::{check_name, check_org_slug, parse_role, slug_conflict};
+
+mod changes;
+
+pub(crate) use changes::{add, change_role, create, delete, remove, rename};
 
 /// An organization, with the caller's role in it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,130 +99,6 @@ pub struct MemberPatch {
     pub role: String,
 }
 
-fn last_owner() -> ApiError {
-    ApiError::conflict(
-        ErrorCode::LastOwner,
-        "the organization's last owner cannot leave or be demoted; make another member owner first",
-    )
-}
-
-/// Whether the actor may give the target `new` (`None`: remove them), judged on the locked
-/// roles: admins manage members, only owners touch owners or grant ownership, anyone may
-/// leave, and the last owner stays.
-pub(crate) fn check_member_change(
-    locked: &LockedRoles,
-    is_self: bool,
-    new: Option<Role>,
-) -> Result<(), ApiError> {
-    let actor = locked
-        .actor
-        .ok_or_else(|| ApiError::not_found("no such organization"))?;
-    let leaving = is_self && new.is_none();
-    if !leaving && actor < Role::Admin {
-        return Err(ApiError::forbidden(
-            "managing members needs the admin role in the organization",
-        ));
-    }
-    let target = locked
-        .target
-        .ok_or_else(|| ApiError::not_found("no such member"))?;
-    if (target == Role::Owner || new == Some(Role::Owner)) && actor < Role::Owner {
-        return Err(ApiError::forbidden(
-            "only owners can change or remove owners, or grant ownership",
-        ));
-    }
-    if target == Role::Owner && new != Some(Role::Owner) && locked.owners <= 1 {
-        return Err(last_owner());
-    }
-    Ok(())
-}
-
-// The changes, shared by the API's handlers and the web UI's org settings page: each takes
-// the caller's access (already loaded: 404 for outsiders) and applies the role rules.
-
-/// Renames the organization (admins): 400 naming `name` when it is not a valid name.
-pub(crate) async fn rename(
-    conn: &mut AsyncPgConnection,
-    access: &OrgAccess,
-    name: &str,
-) -> Result<Organization, ApiError> {
-    access.require(Role::Admin)?;
-    let name = check_name(name)?;
-    Ok(accounts::rename_org(conn, access.org.id, name).await?)
-}
-
-/// Deletes the organization with everything under it (owners), and forgets its projects'
-/// cached keys.
-pub(crate) async fn delete(
-    state: &AppState,
-    conn: &mut AsyncPgConnection,
-    access: &OrgAccess,
-) -> Result<(), ApiError> {
-    access.require(Role::Owner)?;
-    for project_id in accounts::delete_org(conn, access.org.id).await? {
-        forget_project(state, project_id);
-    }
-    Ok(())
-}
-
-/// Adds the registered user with `email` as `role` (admins; owners only by owners).
-pub(crate) async fn add(
-    conn: &mut AsyncPgConnection,
-    access: &OrgAccess,
-    email: &str,
-    role: &str,
-) -> Result<Member, ApiError> {
-    access.require(Role::Admin)?;
-    let role = parse_role(role)?;
-    if role == Role::Owner {
-        access.require(Role::Owner)?;
-    }
-    crate::http::validate::no_nul("email", email)?;
-    match accounts::add_member(conn, access.org.id, email, role).await? {
-        AddMember::Added(member) => Ok(member),
-        AddMember::NoSuchUser => Err(ApiError::invalid_field(
-            "email",
-            "no user has registered with this email; they must sign up before being added",
-        )),
-        AddMember::AlreadyMember => Err(ApiError::conflict(
-            ErrorCode::AlreadyMember,
-            "this user is already a member of the organization",
-        )
-        .with_field("email")),
-    }
-}
-
-/// Gives member `user_id` the role `role` ([`check_member_change`] on the locked roles).
-pub(crate) async fn change_role(
-    conn: &mut AsyncPgConnection,
-    access: &OrgAccess,
-    actor: UserId,
-    user_id: UserId,
-    role: &str,
-) -> Result<Member, ApiError> {
-    access.require(Role::Admin)?;
-    let role = parse_role(role)?;
-    let is_self = user_id == actor;
-    accounts::set_member_role(conn, access.org.id, actor, user_id, role, |locked| {
-        check_member_change(locked, is_self, Some(role))
-    })
-    .await
-}
-
-/// Removes member `user_id`, or lets the actor leave ([`check_member_change`]).
-pub(crate) async fn remove(
-    conn: &mut AsyncPgConnection,
-    access: &OrgAccess,
-    actor: UserId,
-    user_id: UserId,
-) -> Result<(), ApiError> {
-    let is_self = user_id == actor;
-    accounts::remove_member(conn, access.org.id, actor, user_id, |locked| {
-        check_member_change(locked, is_self, None)
-    })
-    .await
-}
-
 /// Create an organization; the caller becomes its owner.
 #[utoipa::path(tag = "orgs", request_body = NewOrgBody,
     responses((status = 201, body = OrgOut), (status = 400), (status = 401), (status = 409)))]
@@ -228,18 +106,12 @@ pub(crate) async fn remove(
 pub async fn create_org(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     body: crate::http::validate::JsonObject<NewOrgBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = check_name(&body.name)?;
-    let new = NewOrganization {
-        id: OrgId::new(),
-        slug: check_org_slug(&body.slug)?,
-        name,
-    };
+    let actor = origin.actor(&current.user);
     let mut conn = state.pool.get().await?;
-    let org = accounts::create_org_with_owner(&mut conn, &new, current.id())
-        .await
-        .map_err(|e| slug_conflict(e, "organization"))?;
+    let org = create(&mut conn, &actor, current.id(), &body.name, &body.slug).await?;
     Ok(HttpResponse::Created().json(OrgOut::new(org, Role::Owner)))
 }
 
@@ -286,12 +158,13 @@ pub async fn get_org(
 pub async fn update_org(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
     body: crate::http::validate::JsonObject<OrgPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
-    let org = rename(&mut conn, &access, &body.name).await?;
+    let org = rename(&mut conn, &origin.actor(&current.user), &access, &body.name).await?;
     Ok(HttpResponse::Ok().json(OrgOut::new(org, access.role)))
 }
 
@@ -302,11 +175,12 @@ pub async fn update_org(
 pub async fn delete_org(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
-    delete(&state, &mut conn, &access).await?;
+    delete(&state, &mut conn, &origin.actor(&current.user), &access).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -339,12 +213,14 @@ pub async fn list_members(
 pub async fn add_member(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
     body: crate::http::validate::JsonObject<NewMemberBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &path).await?;
-    let member = add(&mut conn, &access, &body.email, &body.role).await?;
+    let actor = origin.actor(&current.user);
+    let member = add(&mut conn, &actor, &access, &body.email, &body.role).await?;
     Ok(HttpResponse::Created().json(member))
 }
 
@@ -359,13 +235,23 @@ pub async fn add_member(
 pub async fn update_member(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, UserId)>,
     body: crate::http::validate::JsonObject<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
-    let member = change_role(&mut conn, &access, current.id(), user_id, &body.role).await?;
+    let actor = origin.actor(&current.user);
+    let member = change_role(
+        &mut conn,
+        &actor,
+        &access,
+        current.id(),
+        user_id,
+        &body.role,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(member))
 }
 
@@ -379,54 +265,13 @@ pub async fn update_member(
 pub async fn remove_member(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, user_id) = path.into_inner();
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, current.id(), &org).await?;
-    remove(&mut conn, &access, current.id(), user_id).await?;
+    let actor = origin.actor(&current.user);
+    remove(&mut conn, &actor, &access, current.id(), user_id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use Role::{Admin, Member, Owner};
-
-    #[test]
-    fn member_change_rules() {
-        // (actor, target, owners, is_self, new role or removal, expected status)
-        type Case = (Option<Role>, Option<Role>, usize, bool, Option<Role>, u16);
-        let cases: &[Case] = &[
-            // Admins manage members and admins, not owners, and cannot grant ownership.
-            (Some(Admin), Some(Member), 1, false, Some(Admin), 200),
-            (Some(Admin), Some(Admin), 1, false, None, 200),
-            (Some(Admin), Some(Owner), 2, false, Some(Member), 403),
-            (Some(Admin), Some(Member), 1, false, Some(Owner), 403),
-            (Some(Admin), Some(Owner), 2, false, None, 403),
-            // Members manage nobody but may leave.
-            (Some(Member), Some(Member), 1, false, None, 403),
-            (Some(Member), Some(Member), 1, true, None, 200),
-            (Some(Member), Some(Member), 1, true, Some(Admin), 403),
-            // The last owner stays an owner and stays.
-            (Some(Owner), Some(Owner), 1, true, Some(Admin), 409),
-            (Some(Owner), Some(Owner), 1, true, None, 409),
-            (Some(Owner), Some(Owner), 1, true, Some(Owner), 200),
-            (Some(Owner), Some(Owner), 2, false, None, 200),
-            (Some(Owner), Some(Member), 1, false, Some(Owner), 200),
-            // Gone actor or target.
-            (None, Some(Member), 1, false, None, 404),
-            (Some(Owner), None, 1, false, None, 404),
-        ];
-        for &(actor, target, owners, is_self, new, expected) in cases {
-            let locked = LockedRoles {
-                actor,
-                target,
-                owners,
-            };
-            let got = check_member_change(&locked, is_self, new)
-                .map_or_else(|e| e.status.as_u16(), |()| 200);
-            assert_eq!(got, expected, "{locked:?}, self: {is_self}, new: {new:?}");
-        }
-    }
 }

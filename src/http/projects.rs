@@ -7,12 +7,16 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
+use crate::db::audit;
 use crate::db::projects::{self, NewProject, Project, ProjectChanges};
-use crate::domain::{ProjectId, Role};
+use crate::domain::{Actor, AuditAction, AuditEntry, ProjectId, Role, TargetType};
 use crate::error::ApiError;
 use crate::http::access::{OrgAccess, org_with_role, project_for};
+use crate::http::client_ip::Origin;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::validate::{check_name, check_platform, check_project_slug, slug_conflict};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 
 /// A project as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,22 +122,75 @@ pub async fn list_projects(
 pub async fn create_project(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<String>,
     body: crate::http::validate::JsonObject<NewProjectBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     let access = org_with_role(&mut conn, current.id(), &path, Role::Admin).await?;
+    let actor = origin.actor(&current.user);
+    let platform = body.platform.as_deref();
+    let project = create(&mut conn, &actor, &access, &body.name, &body.slug, platform).await?;
+    Ok(HttpResponse::Created().json(ProjectOut::from(project)))
+}
+
+/// Creates a project of the organization (admins): 400 naming a bad field, 409
+/// `slug_taken`; `project_created` is recorded in the same transaction. Shared by the API
+/// and the organization's page.
+pub(crate) async fn create(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    access: &OrgAccess,
+    name: &str,
+    slug: &str,
+    platform: Option<&str>,
+) -> Result<Project, ApiError> {
+    access.require(Role::Admin)?;
     let new = NewProject {
         id: ProjectId::new(),
         org_id: access.org.id,
-        name: check_name(&body.name)?,
-        slug: check_project_slug(&body.slug)?,
-        platform: check_platform(body.platform.as_deref())?,
+        name: check_name(name)?,
+        slug: check_project_slug(slug)?,
+        platform: check_platform(platform)?,
     };
-    let project = projects::create_project(&mut conn, &new)
-        .await
-        .map_err(|e| slug_conflict(e, "project of this organization"))?;
-    Ok(HttpResponse::Created().json(ProjectOut::from(project)))
+    let entry = AuditEntry::org(
+        access.org.id,
+        AuditAction::ProjectCreated,
+        TargetType::Project,
+    )
+    .target(new.id, new.slug)
+    .details(json!({ "name": new.name, "platform": new.platform }));
+    conn.transaction(async |conn| {
+        audit::record(conn, actor, &entry).await?;
+        projects::create_project(conn, &new).await
+    })
+    .await
+    .map_err(|e| slug_conflict(e, "project of this organization"))
+}
+
+/// Deletes the project with everything under it (admins), recording `project_deleted` in
+/// the same transaction, then forgets it on this server ([`forget_project`]). Shared by the
+/// API and the project's settings page.
+pub(crate) async fn delete(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    project: &Project,
+) -> Result<(), ApiError> {
+    let entry = AuditEntry::org(
+        project.org_id,
+        AuditAction::ProjectDeleted,
+        TargetType::Project,
+    )
+    .target(project.id, &project.slug)
+    .details(json!({ "name": project.name }));
+    conn.transaction(async |conn| {
+        projects::delete_project(conn, project.id).await?;
+        audit::record(conn, actor, &entry).await
+    })
+    .await?;
+    forget_project(state, project.id);
+    Ok(())
 }
 
 /// A project (members).
@@ -190,12 +247,12 @@ pub async fn update_project(
 pub async fn delete_project(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, project) = path.into_inner();
     let (mut conn, project) = project_for(&state, &current, &org, &project, Role::Admin).await?;
-    projects::delete_project(&mut conn, project.id).await?;
-    forget_project(&state, project.id);
+    delete(&state, &mut conn, &origin.actor(&current.user), &project).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

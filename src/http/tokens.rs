@@ -9,12 +9,16 @@ use crate::AppState;
 use crate::auth::extractors::CurrentUser;
 use crate::auth::session::{self, UserToken};
 use crate::db::accounts::User;
+use crate::db::audit;
 use crate::domain::TokenId;
+use crate::domain::{AuditAction, AuditEntry, TargetType};
 use crate::error::ApiError;
 use crate::http::auth::confirm_password;
-use crate::http::client_ip::ClientIp;
+use crate::http::client_ip::Origin;
 use crate::http::pagination::Page;
 use crate::http::validate::{check_label, required_secret};
+use diesel::QueryResult;
+use diesel_async::AsyncConnection;
 
 #[derive(Deserialize, ToSchema)]
 pub struct TokenBody {
@@ -45,14 +49,14 @@ pub struct TokenCreated {
 pub async fn create_token(
     state: web::Data<AppState>,
     current: CurrentUser,
-    ip: ClientIp,
+    origin: Origin,
     body: crate::http::validate::JsonObject<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let created = mint(
         &state,
         &current.user,
-        &ip,
+        &origin,
         &body.label,
         body.current_password,
     )
@@ -61,20 +65,53 @@ pub async fn create_token(
 }
 
 /// Checks the label and the account's current password (counted like a login) and creates
-/// a token. Shared by the API and the web UI's account page.
+/// a token, recording `token_created` (its id and label, never the token) in the same
+/// transaction. Shared by the API and the web UI's account page.
 pub(crate) async fn mint(
     state: &AppState,
     user: &User,
-    ip: &ClientIp,
+    origin: &Origin,
     label: &str,
     current_password: Option<SecretString>,
 ) -> Result<TokenCreated, ApiError> {
     let label = check_label(label)?;
     let current_password = required_secret("current_password", current_password)?;
-    confirm_password(state, user, ip, current_password).await?;
+    confirm_password(state, user, &origin.ip, current_password).await?;
+    let actor = origin.actor(user);
     let mut conn = state.pool.get().await?;
-    let (info, token) = session::create_token(&mut conn, user.id, label).await?;
+    let (info, token) = conn
+        .transaction(async |conn| {
+            let (info, token) = session::create_token(conn, user.id, label).await?;
+            let entry =
+                AuditEntry::account(Some(user.id), AuditAction::TokenCreated, TargetType::Token)
+                    .target(info.id, &info.label);
+            audit::record(conn, &actor, &entry).await?;
+            QueryResult::Ok((info, token))
+        })
+        .await?;
     Ok(TokenCreated { info, token })
+}
+
+/// Revokes the user's token `id` and records `token_revoked` in the same transaction; 404
+/// when the user has no such token. Shared by the API and the web UI's account page.
+pub(crate) async fn revoke(
+    state: &AppState,
+    user: &User,
+    origin: &Origin,
+    id: TokenId,
+) -> Result<(), ApiError> {
+    let now = (state.clock)();
+    let actor = origin.actor(user);
+    let entry = AuditEntry::account(Some(user.id), AuditAction::TokenRevoked, TargetType::Token);
+    let mut conn = state.pool.get().await?;
+    conn.transaction(async |conn| {
+        let Some(label) = session::revoke_token(conn, now, user.id, id).await? else {
+            return Err(ApiError::not_found("no such token"));
+        };
+        audit::record(conn, &actor, &entry.target(id, label)).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// The user's tokens (without their secrets).
@@ -99,12 +136,9 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     state: web::Data<AppState>,
     current: CurrentUser,
+    origin: Origin,
     path: web::Path<TokenId>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
-    if session::revoke_token(&mut conn, (state.clock)(), current.id(), path.into_inner()).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("no such token"))
-    }
+    revoke(&state, &current.user, &origin, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

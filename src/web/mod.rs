@@ -40,7 +40,9 @@ pub fn is_ui_path(path: &str) -> bool {
 /// Every page of the UI, in one scope that only takes UI paths (the API keeps its own JSON
 /// 404 and 405 answers). Registered after the API's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    use pages::{account, auth, event, home, issue, issues, org, org_settings, settings};
+    use pages::{
+        account, auth, event, home, issue, issues, org, org_audit, org_settings, settings,
+    };
     cfg.service(
         web::scope("")
             .guard(guard::fn_guard(|ctx| is_ui_path(ctx.head().uri.path())))
@@ -78,6 +80,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/{org}", web::post().to(org::create_project))
             // Before `/{org}/{project}`: `settings` is the organization's page there.
             .route("/{org}/settings", web::get().to(org_settings::show))
+            .route("/{org}/settings/audit", web::get().to(org_audit::show))
             .route(
                 "/{org}/settings/members",
                 web::post().to(org_settings::add_member),

@@ -165,6 +165,8 @@ async fn seed(app: &TestApp) -> Seeded {
             "/api/v1/orgs/{org}/members",
             "/api/v1/orgs/shop/members".into(),
         ),
+        ("/api/v1/orgs/{org}/audit", "/api/v1/orgs/shop/audit".into()),
+        ("/api/v1/auth/audit", "/api/v1/auth/audit".into()),
         (
             "/api/v1/orgs/{org}/projects",
             "/api/v1/orgs/shop/projects".into(),

@@ -39,6 +39,7 @@ const NOT_ORG_SCOPED: &[(&str, &str)] = &[
     ("POST /api/v1/auth/login", "anyone"),
     ("POST /api/v1/auth/logout", "own session"),
     ("GET /api/v1/auth/me", "own account"),
+    ("GET /api/v1/auth/audit", "own account's entries only"),
     ("POST /api/v1/auth/password", "own account"),
     ("POST /api/v1/auth/tokens", "own account"),
     ("GET /api/v1/auth/tokens", "own account"),
@@ -65,6 +66,7 @@ fn org_routes() -> BTreeMap<&'static str, (Needs, Option<Value>)> {
         ),
         ("DELETE /api/v1/orgs/{org}", (Needs::Owner, None)),
         ("GET /api/v1/orgs/{org}/members", (Needs::Member, None)),
+        ("GET /api/v1/orgs/{org}/audit", (Needs::Admin, None)),
         (
             "POST /api/v1/orgs/{org}/members",
             (

@@ -4,9 +4,10 @@ use mesher::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "alert_rules",
     "api_keys",
+    "audit_log",
     "events",
     "issues",
     "memberships",

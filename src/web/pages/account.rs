@@ -18,8 +18,8 @@ use crate::db::accounts;
 use crate::domain::{SessionId, TokenId};
 use crate::error::ApiError;
 use crate::http::auth::{check_user_name, session_cookie_removal, set_password};
-use crate::http::client_ip::ClientIp;
-use crate::http::tokens::{TokenCreated, mint};
+use crate::http::client_ip::Origin;
+use crate::http::tokens::{TokenCreated, mint, revoke};
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
 use crate::web::session::WebUser;
@@ -210,7 +210,7 @@ pub async fn set_name(
 pub async fn change_password(
     state: web::Data<AppState>,
     user: WebUser,
-    ip: ClientIp,
+    origin: Origin,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
@@ -220,7 +220,7 @@ pub async fn change_password(
         &state,
         &user.user,
         Some(user.session_id),
-        &ip,
+        &origin,
         secret("current_password"),
         secret("new_password"),
         !form.get("revoke_tokens").is_empty(),
@@ -264,13 +264,21 @@ pub async fn revoke_session(
 pub async fn create_token(
     state: web::Data<AppState>,
     user: WebUser,
-    ip: ClientIp,
+    origin: Origin,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
     user.check(&form)?;
     let password = SecretString::from(form.get("current_password").to_owned());
-    match mint(&state, &user.user, &ip, form.get("label"), Some(password)).await {
+    match mint(
+        &state,
+        &user.user,
+        &origin,
+        form.get("label"),
+        Some(password),
+    )
+    .await
+    {
         Ok(created) => {
             let out = Outcome {
                 created: Some(&created),
@@ -286,14 +294,12 @@ pub async fn create_token(
 pub async fn revoke_token(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     user.check(&FormData(form.into_inner()))?;
     let id: TokenId = path.parse().map_err(|_| WebError::NotFound)?;
-    let mut conn = state.pool.get().await?;
-    if !session::revoke_token(&mut conn, (state.clock)(), user.user.id, id).await? {
-        return Err(WebError::NotFound);
-    }
+    revoke(&state, &user.user, &origin, id).await?;
     Ok(see_other("/account"))
 }

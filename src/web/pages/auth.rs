@@ -9,10 +9,9 @@ use serde::Deserialize;
 
 use super::see_other;
 use crate::AppState;
-use crate::auth::session;
 use crate::error::ApiError;
-use crate::http::auth::{register_user, session_cookie, session_cookie_removal, sign_in};
-use crate::http::client_ip::ClientIp;
+use crate::http::auth::{register_user, session_cookie, session_cookie_removal, sign_in, sign_out};
+use crate::http::client_ip::Origin;
 use crate::web::WebError;
 use crate::web::csrf::{self, FormData};
 use crate::web::layout::{self, csrf_field};
@@ -140,18 +139,14 @@ pub async fn login_page(
 pub async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    ip: ClientIp,
+    origin: Origin,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
     form.check_anonymous(&req)?;
     let next = safe_next(form.get("next"));
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let password = SecretString::from(form.get("password").to_owned());
-    match sign_in(&state, &ip, user_agent, form.get("email"), password).await {
+    match sign_in(&state, &origin, form.get("email"), password).await {
         Ok((_, token)) => {
             let mut res = see_other(next);
             let _ = res.add_cookie(&session_cookie(&state, token));
@@ -205,7 +200,7 @@ pub async fn register_page(
 pub async fn register_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    ip: ClientIp,
+    origin: Origin,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
@@ -216,12 +211,8 @@ pub async fn register_submit(
     let next = safe_next(form.get("next"));
     let password = || SecretString::from(form.get("password").to_owned());
     let created = register_user(&state, form.get("email"), password(), form.get("name")).await;
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let signed_in = match created {
-        Ok(user) => sign_in(&state, &ip, user_agent, &user.email, password()).await,
+        Ok(user) => sign_in(&state, &origin, &user.email, password()).await,
         Err(e) => Err(e),
     };
     match signed_in {
@@ -250,11 +241,11 @@ pub async fn register_submit(
 pub async fn logout(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     user.check(&FormData(form.into_inner()))?;
-    let mut conn = state.pool.get().await?;
-    session::revoke_session(&mut conn, (state.clock)(), user.session_id).await?;
+    sign_out(&state, &user.user, user.session_id, &origin).await?;
     let mut res = see_other("/login");
     let _ = res.add_cookie(&session_cookie_removal());
     Ok(res)

@@ -6,9 +6,10 @@ use maud::{Markup, html};
 
 use super::see_other;
 use crate::AppState;
-use crate::db::accounts::{self, NewOrganization, Organization};
-use crate::domain::{OrgId, Role};
-use crate::http::validate::{check_name, check_org_slug, slug_conflict};
+use crate::db::accounts::{self, Organization};
+use crate::domain::Role;
+use crate::http::client_ip::Origin;
+use crate::http::orgs;
 use crate::web::WebError;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
@@ -74,22 +75,15 @@ pub async fn index(state: web::Data<AppState>, user: WebUser) -> Result<HttpResp
 pub async fn create_org(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
     user.check(&form)?;
     let mut conn = state.pool.get().await?;
-    let created = async {
-        let new = NewOrganization {
-            id: OrgId::new(),
-            slug: check_org_slug(form.get("slug"))?,
-            name: check_name(form.get("name"))?,
-        };
-        accounts::create_org_with_owner(&mut conn, &new, user.user.id)
-            .await
-            .map_err(|e| slug_conflict(e, "organization"))
-    }
-    .await;
+    let actor = origin.actor(&user.user);
+    let (name, slug) = (form.get("name"), form.get("slug"));
+    let created = orgs::create(&mut conn, &actor, user.user.id, name, slug).await;
     match created {
         Ok(org) => Ok(see_other(&format!("/{}", org.slug))),
         Err(e) if e.status.is_client_error() => {

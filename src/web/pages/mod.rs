@@ -7,6 +7,7 @@ pub mod home;
 pub mod issue;
 pub mod issues;
 pub mod org;
+pub mod org_audit;
 pub mod org_settings;
 pub mod settings;
 

@@ -10,10 +10,10 @@ use uuid::Uuid;
 use super::see_other;
 use crate::AppState;
 use crate::db::activity::{self, Buckets, Per};
-use crate::db::projects::{self, NewProject, Project};
+use crate::db::projects::{self, Project};
 use crate::domain::{ProjectId, Role};
 use crate::http::access::OrgAccess;
-use crate::http::validate::{check_name, check_platform, check_project_slug, slug_conflict};
+use crate::http::client_ip::Origin;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
 use crate::web::session::WebUser;
@@ -140,6 +140,7 @@ pub async fn project_root(path: web::Path<(String, String)>) -> HttpResponse {
 pub async fn create_project(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -148,19 +149,10 @@ pub async fn create_project(
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, user.user.id, &path).await?;
     access.require(Role::Admin)?;
-    let created = async {
-        let new = NewProject {
-            id: ProjectId::new(),
-            org_id: access.org.id,
-            name: check_name(form.get("name"))?,
-            slug: check_project_slug(form.get("slug"))?,
-            platform: check_platform(Some(form.get("platform")))?,
-        };
-        projects::create_project(&mut conn, &new)
-            .await
-            .map_err(|e| slug_conflict(e, "project of this organization"))
-    }
-    .await;
+    let actor = origin.actor(&user.user);
+    let (name, slug, platform) = (form.get("name"), form.get("slug"), form.get("platform"));
+    let created =
+        crate::http::projects::create(&mut conn, &actor, &access, name, slug, Some(platform)).await;
     match created {
         Ok(p) => Ok(see_other(&format!(
             "/{}/{}/issues",

@@ -15,6 +15,7 @@ use crate::db::accounts::{self, Member};
 use crate::domain::{Role, UserId};
 use crate::error::ApiError;
 use crate::http::access::OrgAccess;
+use crate::http::client_ip::Origin;
 use crate::http::orgs;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
@@ -61,6 +62,9 @@ fn template(
             dl.facts {
                 div { dt { "Slug" } dd { (org.slug) } }
                 div { dt { "Your role" } dd { (access.role) } }
+            }
+            @if admin {
+                p { a href={ (base) "/audit" } { "Audit log" } " — who did what in this organization, and when." }
             }
             @if let Some(e) = error { p.error role="alert" { (e) } }
             section aria-labelledby="h-members" {
@@ -226,15 +230,23 @@ pub async fn show(
 pub async fn add_member(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
     user.check(&form)?;
     let (mut conn, access) = load(&state, &user, &path).await?;
-    let done = orgs::add(&mut conn, &access, form.get("email"), form.get("role"))
-        .await
-        .map(drop);
+    let actor = origin.actor(&user.user);
+    let done = orgs::add(
+        &mut conn,
+        &actor,
+        &access,
+        form.get("email"),
+        form.get("role"),
+    )
+    .await
+    .map(drop);
     after(&state, &mut conn, &user, &access, &form, done).await
 }
 
@@ -247,6 +259,7 @@ fn member_id(raw: &str) -> Result<UserId, WebError> {
 pub async fn set_role(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<(String, String)>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -255,7 +268,9 @@ pub async fn set_role(
     let (org, target) = path.into_inner();
     let target = member_id(&target)?;
     let (mut conn, access) = load(&state, &user, &org).await?;
-    let done = orgs::change_role(&mut conn, &access, user.user.id, target, form.get("role"))
+    let actor = origin.actor(&user.user);
+    let role = form.get("role");
+    let done = orgs::change_role(&mut conn, &actor, &access, user.user.id, target, role)
         .await
         .map(drop);
     after(
@@ -274,6 +289,7 @@ pub async fn set_role(
 pub async fn remove_member(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<(String, String)>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -281,7 +297,8 @@ pub async fn remove_member(
     let (org, target) = path.into_inner();
     let target = member_id(&target)?;
     let (mut conn, access) = load(&state, &user, &org).await?;
-    let done = orgs::remove(&mut conn, &access, user.user.id, target).await;
+    let actor = origin.actor(&user.user);
+    let done = orgs::remove(&mut conn, &actor, &access, user.user.id, target).await;
     if done.is_ok() && target == user.user.id {
         return Ok(see_other("/"));
     }
@@ -300,13 +317,15 @@ pub async fn remove_member(
 pub async fn rename(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     let form = FormData(form.into_inner());
     user.check(&form)?;
     let (mut conn, access) = load(&state, &user, &path).await?;
-    let done = orgs::rename(&mut conn, &access, form.get("name"))
+    let actor = origin.actor(&user.user);
+    let done = orgs::rename(&mut conn, &actor, &access, form.get("name"))
         .await
         .map(drop);
     after(&state, &mut conn, &user, &access, &form, done).await
@@ -316,6 +335,7 @@ pub async fn rename(
 pub async fn delete(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -335,6 +355,6 @@ pub async fn delete(
         )
         .await;
     }
-    orgs::delete(&state, &mut conn, &access).await?;
+    orgs::delete(&state, &mut conn, &origin.actor(&user.user), &access).await?;
     Ok(see_other("/"))
 }

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::db::projects::{self, ApiKey, Project};
 use crate::domain::{KeyId, Role};
 use crate::http::access::OrgAccess;
+use crate::http::client_ip::Origin;
 use crate::http::keys::{new_key, revoke};
-use crate::http::projects::forget_project;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
 use crate::web::session::WebUser;
@@ -196,6 +196,7 @@ pub async fn show(
 pub async fn create_key(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<(String, String)>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -204,7 +205,8 @@ pub async fn create_key(
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
     access.require(Role::Admin)?;
-    match new_key(&mut conn, project.id, form.get("label")).await {
+    let actor = origin.actor(&user.user);
+    match new_key(&mut conn, &actor, &project, form.get("label")).await {
         Ok((row, key)) => {
             let created = Created {
                 label: row.label,
@@ -244,6 +246,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<(String, String, String)>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -252,7 +255,14 @@ pub async fn revoke_key(
     let key_id: KeyId = key_id.parse().map_err(|_| WebError::NotFound)?;
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
     access.require(Role::Admin)?;
-    revoke(&state, &mut conn, project.id, key_id).await?;
+    revoke(
+        &state,
+        &mut conn,
+        &origin.actor(&user.user),
+        &project,
+        key_id,
+    )
+    .await?;
     Ok(see_other(&format!(
         "/{}/{}/settings",
         access.org.slug, project.slug
@@ -263,6 +273,7 @@ pub async fn revoke_key(
 pub async fn delete(
     state: web::Data<AppState>,
     user: WebUser,
+    origin: Origin,
     path: web::Path<(String, String)>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
@@ -284,7 +295,7 @@ pub async fn delete(
         .await?;
         return Ok(layout::html_response(StatusCode::BAD_REQUEST, page));
     }
-    projects::delete_project(&mut conn, project.id).await?;
-    forget_project(&state, project.id);
+    let actor = origin.actor(&user.user);
+    crate::http::projects::delete(&state, &mut conn, &actor, &project).await?;
     Ok(see_other(&format!("/{}", access.org.slug)))
 }
