@@ -4,6 +4,7 @@ mod alerts;
 mod auth;
 mod auth_throttle;
 mod auth_tokens;
+mod browser;
 mod cli;
 mod contract;
 mod cors;
