@@ -306,6 +306,16 @@ async fn the_main_pages_pass_axe_in_light_and_dark_and_fit_375_px() {
     b.goto("/login").await;
     b.find("#email").await;
     check(&b, "login").await;
+    // The first Tab reaches the skip link, shown on screen with a visible focus ring.
+    b.press("\u{E004}").await;
+    let focused = b
+        .js(
+            "const a = document.activeElement, r = a.getBoundingClientRect();
+             return [a.className, r.left >= 0 && r.top >= 0, getComputedStyle(a).outlineStyle];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(focused, json!(["skip", true, "solid"]), "focus after Tab");
     sign_in(&b, &owner).await;
     for (name, path) in main_pages(&app, &owner).await {
         b.goto(&path).await;
@@ -357,6 +367,19 @@ async fn screenshots() {
             b.dark(dark).await;
             let file = format!("{name}{}.png", if dark { "-dark" } else { "" });
             b.screenshot(&dir.join(file)).await;
+        }
+        if *name == "issue" {
+            // The stack and breadcrumbs, below the fold.
+            b.js(
+                "document.querySelector('.exception').scrollIntoView();",
+                json!([]),
+            )
+            .await;
+            for dark in [false, true] {
+                b.dark(dark).await;
+                let file = format!("issue-stack{}.png", if dark { "-dark" } else { "" });
+                b.screenshot(&dir.join(file)).await;
+            }
         }
         b.dark(false).await;
     }

@@ -287,6 +287,13 @@ impl Browser {
             .await;
     }
 
+    /// Presses and releases a key (`"\u{E004}"`: Tab), as a keyboard would.
+    pub async fn press(&self, key: &str) {
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key } ] }] });
+        self.post("/actions", actions).await;
+    }
+
     /// The visible text of the whole page.
     pub async fn text(&self) -> String {
         let body = self.find("body").await;
