@@ -10,27 +10,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::json;
 
 use crate::helpers::browser::{Browser, skipped};
-use crate::helpers::venv::python_venv;
+use crate::helpers::venv::python_with_sentry_sdk;
 use crate::helpers::{TestApp, TestProject, TestUser, join, member, spawn_app};
-
-/// `target/sdk-venv/bin/python` with the official sentry-sdk (shared with `sdk.rs`).
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let imports = |venv: &Path| {
-            Command::new(venv.join("bin/python"))
-                .args(["-c", "import sentry_sdk"])
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        python_venv("sdk-venv", "sentry-sdk>=2,<3", imports).join("bin/python")
-    })
-}
 
 /// The DSN of `project`'s fixture key on `app`.
 fn dsn(app: &TestApp, project: &TestProject) -> String {
@@ -40,7 +25,7 @@ fn dsn(app: &TestApp, project: &TestProject) -> String {
 
 /// Runs `tests/sdk/<script>` with the Python SDK against `dsn`; answers its stdout.
 async fn run_sdk(script: &str, dsn: String) -> String {
-    let python = python().clone();
+    let python = python_with_sentry_sdk().clone();
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sdk")
         .join(script);
