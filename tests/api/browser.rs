@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::helpers::browser::{Browser, skipped};
+use crate::helpers::browser::{Browser, program, skipped};
 use crate::helpers::venv::python_with_sentry_sdk;
 use crate::helpers::{TestApp, TestProject, TestUser, join, member, spawn_app};
 
@@ -105,6 +105,21 @@ async fn an_sdk_error_arrives_live_and_is_resolved_in_the_browser() {
     assert_eq!(ids.lines().count(), 2, "{ids}");
     let text = b.wait_for_text("PaymentError", 20).await;
     assert!(text.contains("New issue"), "{text}");
+    // The same error again: its count rises in place.
+    let count = "return [...document.querySelectorAll('#issues tbody tr')]
+        .find(r => r.textContent.includes('PaymentError'))
+        .querySelector('td.count').textContent;";
+    assert_eq!(b.js(count, json!([])).await, json!("1"));
+    run_sdk("python_app.py", dsn(&app, &project)).await;
+    let mut seen = json!(null);
+    for _ in 0..100 {
+        seen = b.js(count, json!([])).await;
+        if seen == json!("2") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, json!("2"), "the count did not rise live");
     assert_eq!(
         b.js("return window.stillTheSamePage === true;", json!([]))
             .await,
@@ -171,6 +186,8 @@ async fn keys_roles_outsiders_and_csrf_in_the_browser() {
         .await;
     let dsn = a.text_of("#new-dsn").await;
     assert!(dsn.starts_with("http://mshr_"), "{dsn}");
+    // With JavaScript, the copy buttons are shown.
+    assert_eq!(a.count("button[data-copy]:not([hidden])").await, 2);
     let shown = a.path().await;
     assert!(shown.contains("?created="), "{shown}");
     assert!(a.text().await.contains(&dsn));
@@ -256,7 +273,7 @@ async fn app_with_an_sdk_error() -> (TestApp, TestUser) {
 }
 
 #[actix_web::test]
-async fn the_main_pages_pass_axe_in_light_and_dark_and_fit_375_px() {
+async fn the_main_pages_pass_axe_in_light_and_dark_and_at_375_px() {
     if skipped() {
         return;
     }
@@ -277,6 +294,9 @@ async fn the_main_pages_pass_axe_in_light_and_dark_and_fit_375_px() {
         }
         b.dark(false).await;
         b.viewport(375, 740).await;
+        for v in b.axe_violations().await {
+            failures.push(format!("{name} (375 px): {v}"));
+        }
         let overflow = b
             .js(
                 "return document.documentElement.scrollWidth - window.innerWidth;",
@@ -372,4 +392,15 @@ async fn screenshots() {
     b.goto("/test-org/shop/issues").await;
     b.find("main h1").await;
     b.screenshot(&dir.join("issues-375.png")).await;
+}
+
+#[test]
+fn a_missing_browser_says_what_to_install() {
+    let missing = program("/nonexistent/chromedriver", "chromium-driver").unwrap_err();
+    assert!(
+        missing.contains("apt-get install chromium chromium-driver")
+            && missing.contains("MESHER_SKIP_BROWSER=1"),
+        "{missing}"
+    );
+    assert!(program("/bin/sh", "dash").is_ok());
 }

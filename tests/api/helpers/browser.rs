@@ -43,15 +43,18 @@ pub struct Browser {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
-fn program(path: &str, package: &str) -> PathBuf {
+/// `path`, or what to install to get it.
+pub fn program(path: &str, package: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(path);
-    assert!(
-        p.exists(),
-        "the browser tests need {path}: install Debian's `{package}` package \
-         (apt-get install chromium chromium-driver; scripts/test does it when run as root), \
-         or set MESHER_SKIP_BROWSER=1 to skip them"
-    );
-    p
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "the browser tests need {path}: install Debian's `{package}` package \
+             (apt-get install chromium chromium-driver; scripts/test does it when run as root), \
+             or set MESHER_SKIP_BROWSER=1 to skip them"
+        ))
+    }
 }
 
 /// Whether the browser tests are switched off (`MESHER_SKIP_BROWSER=1`).
@@ -70,8 +73,9 @@ impl Browser {
         if skipped() {
             return None;
         }
-        let chromium = program(CHROMIUM, "chromium");
-        let chromedriver = program(CHROMEDRIVER, "chromium-driver");
+        let chromium = program(CHROMIUM, "chromium").unwrap_or_else(|e| panic!("{e}"));
+        let chromedriver =
+            program(CHROMEDRIVER, "chromium-driver").unwrap_or_else(|e| panic!("{e}"));
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
