@@ -1,7 +1,8 @@
 //! `/{org}/{project}/settings`: the project's name and platform, SDK setup snippets with
 //! its DSN, and for admins its keys (create: redirects to the page, which shows the key and
-//! DSN this once from the session's flash, with a copy button; revoke) and deletion. Members see the page without the admin controls, and
-//! posting them anyway is a 403 page, as in the API.
+//! DSN this once from the session's flash, with a copy button; revoke) and deletion.
+//! Members see the page without the admin controls, and posting them anyway is a 403 page,
+//! as in the API.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -205,11 +206,15 @@ pub async fn show(
     state: web::Data<AppState>,
     user: WebUser,
     path: web::Path<(String, String)>,
-    query: web::Query<ShowQuery>,
+    // A query that does not parse is ignored, like an unknown key id.
+    query: Option<web::Query<ShowQuery>>,
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let asked: Option<KeyId> = query.created.as_deref().and_then(|k| k.parse().ok());
+    let asked: Option<KeyId> = query
+        .as_ref()
+        .and_then(|q| q.created.as_deref())
+        .and_then(|k| k.parse().ok());
     let created = asked.and_then(|k| state.flash.take_key(user.session_id, k));
     let message = match (asked, &created) {
         (Some(_), None) => Message::AlreadyShown,
