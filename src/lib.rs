@@ -63,6 +63,8 @@ pub struct AppState {
     pub openapi_json: String,
     /// This node's live stream subscribers.
     pub live: LiveHub,
+    /// The UI's one-time messages across a redirect (a new key's secret).
+    pub flash: web::flash::Flash,
 }
 
 /// A built, bound, not yet running server.
@@ -194,6 +196,7 @@ impl Application {
             .context("computing the dummy password hash")?,
             openapi_json: serde_json::to_string(&document)?,
             live: live.clone(),
+            flash: web::flash::Flash::default(),
         });
         let allowed = http::allowed_methods(&document);
         let workers = match settings.http.workers {

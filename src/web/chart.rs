@@ -26,7 +26,8 @@ pub fn sparkline(counts: &[i64], label: &str) -> Markup {
 }
 
 /// A bar chart of `bars` (label, count), oldest first, each bar titled with its label and
-/// count; the first and last labels under the axis.
+/// count; the largest count above it and the first and last labels under the axis, as text
+/// outside the SVG (which stretches to the page's width, and would stretch text with it).
 pub fn bars(bars: &[(String, i64)], label: &str) -> Markup {
     let w = 600.0;
     let h = 120.0;
@@ -35,7 +36,8 @@ pub fn bars(bars: &[(String, i64)], label: &str) -> Markup {
     let bw = w / n;
     html! {
         figure.chart {
-            svg role="img" aria-label=(label) viewBox={ "0 0 " (w) " " (h + 18.0) } preserveAspectRatio="none" {
+            p.max aria-hidden="true" { "max " (max as i64) }
+            svg role="img" aria-label=(label) viewBox={ "0 0 " (w) " " (h) } preserveAspectRatio="none" {
                 title { (label) }
                 @for (i, (name, c)) in bars.iter().enumerate() {
                     @let bh = if *c > 0 { ((*c as f64) / max * (h - 4.0)).max(2.0) } else { 0.0 };
@@ -47,12 +49,10 @@ pub fn bars(bars: &[(String, i64)], label: &str) -> Markup {
                         }
                     }
                 }
-                line.base x1="0" y1=(h) x2=(w) y2=(h) {}
-                @if let (Some(first), Some(last)) = (bars.first(), bars.last()) {
-                    text.axis x="0" y=(h + 14.0) { (first.0) }
-                    text.axis x=(w) y=(h + 14.0) text-anchor="end" { (last.0) }
-                }
-                text.axis x=(w) y="12" text-anchor="end" { "max " (max as i64) }
+                line.base x1="0" y1=(h - 0.5) x2=(w) y2=(h - 0.5) {}
+            }
+            @if let (Some(first), Some(last)) = (bars.first(), bars.last()) {
+                p.axis aria-hidden="true" { span { (first.0) } span { (last.0) } }
             }
         }
     }

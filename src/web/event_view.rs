@@ -187,7 +187,8 @@ fn frame(f: &Value) -> Markup {
     let body = html! {
         @if let Some(line) = context {
             @let first = lineno.map(|l| l - pre.len() as i64);
-            table.context {
+            // Focusable: a keyboard can scroll long lines sideways.
+            table.context tabindex="0" {
                 tbody {
                     @for (i, l) in pre.iter().enumerate() {
                         tr { td.ln { (first.map(|n| (n + i as i64).to_string()).unwrap_or_default()) } td { code { (l) } } }

@@ -15,6 +15,7 @@ pub mod chart;
 pub mod csrf;
 pub mod error;
 pub mod event_view;
+pub mod flash;
 pub mod format;
 pub mod layout;
 pub mod pages;

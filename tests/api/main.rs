@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod auth_throttle;
 mod auth_tokens;
+mod browser;
 mod cli;
 mod contract;
 mod cors;

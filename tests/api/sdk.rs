@@ -1,28 +1,12 @@
 //! The official Python `sentry-sdk`, unmodified, against the running server: installed with
 //! pip into a virtualenv under `target/` (once; reused), pointed at the project's DSN.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::helpers::venv::python_venv;
+use crate::helpers::venv::python_with_sentry_sdk;
 use crate::helpers::{TestApp, TestUser, join, spawn_app, spawn_app_with};
-
-/// `target/sdk-venv/bin/python` with sentry-sdk 2.x installed.
-fn python_with_sentry_sdk() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let imports = |venv: &Path| {
-            Command::new(venv.join("bin/python"))
-                .args(["-c", "import sentry_sdk"])
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        python_venv("sdk-venv", "sentry-sdk>=2,<3", imports).join("bin/python")
-    })
-}
 
 async fn member_view(app: &TestApp, user: &TestUser, path: &str) -> Value {
     let (status, body) = app.get_as(user, path).await;

@@ -677,7 +677,15 @@ async fn project_settings_show_a_new_key_once_and_only_admins_manage_keys() {
             &[("csrf", &page.csrf()), ("label", "ci")],
         )
         .await;
-    assert_eq!(created.status, 200, "{}", created.body);
+    // Post/redirect/get: the page the post redirects to shows the key, once.
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shown = created.location.split('#').next().unwrap().to_owned();
+    assert!(
+        shown.starts_with("/test-org/shop/settings?created="),
+        "{shown}"
+    );
+    let created = a.get(&shown).await;
+    assert_eq!(created.status, 200);
     let at = created.body.find("<code id=\"new-key\">").unwrap() + 19;
     let key = created.body[at..].split('<').next().unwrap().to_owned();
     assert!(key.starts_with("mshr_"), "{key}");
@@ -697,6 +705,14 @@ async fn project_settings_show_a_new_key_once_and_only_admins_manage_keys() {
         202
     );
     assert!(!a.get("/test-org/shop/settings").await.body.contains(&key));
+    let again = a.get(&shown).await;
+    assert!(!again.body.contains(&key), "a reload shows the key again");
+    assert!(again.body.contains("shown once and is not shown again"));
+    let odd = a.get("/test-org/shop/settings?created=x&created=y").await;
+    assert_eq!(odd.status, 200, "an odd query is ignored: {}", odd.body);
+    // Another session of the same user does not get it either.
+    let mut other = Browser::signed_in(&app, &admin).await;
+    assert!(!other.get(&shown).await.body.contains(&key));
     // A member sees no key controls, and posting them is refused.
     let mut m = Browser::signed_in(&app, &plain).await;
     let page = m.get("/test-org/shop/settings").await;

@@ -42,7 +42,8 @@ pub async fn show(
             (event_view::event(&event, now))
             section aria-labelledby="h-raw" {
                 h2 #h-raw { "Raw JSON" }
-                pre.raw { code { (raw) } }
+                // Focusable: a keyboard can scroll it sideways.
+                pre.raw tabindex="0" aria-labelledby="h-raw" { code { (raw) } }
             }
         },
     )))

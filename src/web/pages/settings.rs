@@ -1,12 +1,14 @@
 //! `/{org}/{project}/settings`: the project's name and platform, SDK setup snippets with
-//! its DSN, and for admins its keys (create: the key and DSN shown this once, with a copy
-//! button; revoke) and deletion. Members see the page without the admin controls, and
-//! posting them anyway is a 403 page, as in the API.
+//! its DSN, and for admins its keys (create: redirects to the page, which shows the key and
+//! DSN this once from the session's flash, with a copy button; revoke) and deletion.
+//! Members see the page without the admin controls, and posting them anyway is a 403 page,
+//! as in the API.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::{project_access, project_crumbs, see_other};
 use crate::AppState;
@@ -16,6 +18,7 @@ use crate::http::access::OrgAccess;
 use crate::http::client_ip::Origin;
 use crate::http::keys::{new_key, revoke};
 use crate::web::csrf::FormData;
+use crate::web::flash::CreatedKey;
 use crate::web::layout::{self, csrf_field};
 use crate::web::session::WebUser;
 use crate::web::{WebError, format};
@@ -23,11 +26,13 @@ use crate::web::{WebError, format};
 /// Keys the page lists (one screen).
 const MAX_KEYS: i64 = 100;
 
-/// A key just created: shown once.
-struct Created {
-    label: String,
-    key: String,
-    dsn: String,
+/// A key just created, shown once.
+type Created = CreatedKey;
+
+/// `?created=<key id>`: the page after a key's creation.
+#[derive(Debug, Deserialize)]
+pub struct ShowQuery {
+    created: Option<String>,
 }
 
 /// SDK setup snippets for `dsn`.
@@ -67,7 +72,7 @@ fn template(
     project: &Project,
     keys: &[ApiKey],
     created: Option<&Created>,
-    error: Option<&str>,
+    message: Message<'_>,
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Markup {
@@ -92,9 +97,15 @@ fn template(
                 div { dt { "Platform" } dd { (project.platform.as_deref().unwrap_or("—")) } }
                 div { dt { "DSN project number" } dd { (project.number) } }
             }
-            @if let Some(e) = error { p.error role="alert" { (e) } }
+            @match message {
+                Message::Error(e) => { p.error role="alert" { (e) } }
+                Message::AlreadyShown => {
+                    p.notice role="status" { "The key was created. Its secret was shown once and is not shown again: create another key if it was not copied." }
+                }
+                Message::None => {}
+            }
             @if let Some(c) = created {
-                section.created aria-labelledby="h-created" {
+                section.created #created aria-labelledby="h-created" tabindex="-1" {
                     h2 #h-created { "New key “" (c.label) "”" }
                     p { strong { "Copy it now: it is shown only this once." } }
                     dl.fields {
@@ -142,7 +153,7 @@ fn template(
                 @if created.is_none() { p.muted { "Replace " code { "<key>" } " with a key of this project." } }
                 @for (name, code) in snippets(&dsn, &url, &key) {
                     h3 { (name) }
-                    pre.raw { code { (code) } }
+                    pre.raw tabindex="0" aria-label={ (name) " setup" } { code { (code) } }
                 }
             }
             @if admin {
@@ -160,6 +171,15 @@ fn template(
     )
 }
 
+/// What the page says above its sections.
+#[derive(Debug, Clone, Copy)]
+enum Message<'a> {
+    None,
+    Error(&'a str),
+    /// The page after a key's creation, whose secret is no longer in the flash.
+    AlreadyShown,
+}
+
 async fn render(
     state: &AppState,
     conn: &mut diesel_async::AsyncPgConnection,
@@ -167,7 +187,7 @@ async fn render(
     access: &OrgAccess,
     project: &Project,
     created: Option<&Created>,
-    error: Option<&str>,
+    message: Message<'_>,
 ) -> Result<maud::Markup, WebError> {
     let keys = if access.role >= Role::Admin {
         projects::keys_page(conn, project.id, None, MAX_KEYS).await?
@@ -176,23 +196,45 @@ async fn render(
     };
     let now = (state.clock)();
     Ok(template(
-        user, access, project, &keys, created, error, state, now,
+        user, access, project, &keys, created, message, state, now,
     ))
 }
 
-/// `GET /{org}/{project}/settings`.
+/// `GET /{org}/{project}/settings`; with `?created=<key id>` after a key's creation, the
+/// key and DSN taken from the session's flash (so shown once: a reload shows them no more).
 pub async fn show(
     state: web::Data<AppState>,
     user: WebUser,
     path: web::Path<(String, String)>,
+    // A query that does not parse is ignored, like an unknown key id.
+    query: Option<web::Query<ShowQuery>>,
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let page = render(&state, &mut conn, &user, &access, &project, None, None).await?;
+    let asked: Option<KeyId> = query
+        .as_ref()
+        .and_then(|q| q.created.as_deref())
+        .and_then(|k| k.parse().ok());
+    let created = asked.and_then(|k| state.flash.take_key(user.session_id, k));
+    let message = match (asked, &created) {
+        (Some(_), None) => Message::AlreadyShown,
+        _ => Message::None,
+    };
+    let page = render(
+        &state,
+        &mut conn,
+        &user,
+        &access,
+        &project,
+        created.as_ref(),
+        message,
+    )
+    .await?;
     Ok(layout::ok(page))
 }
 
-/// `POST /{org}/{project}/settings/keys`: creates a key (admins) and shows it once.
+/// `POST /{org}/{project}/settings/keys`: creates a key (admins), leaves it in the session's
+/// flash and redirects to the page that shows it once (a reload does not post again).
 pub async fn create_key(
     state: web::Data<AppState>,
     user: WebUser,
@@ -209,21 +251,16 @@ pub async fn create_key(
     match new_key(&mut conn, &actor, &project, form.get("label")).await {
         Ok((row, key)) => {
             let created = Created {
+                key_id: row.id,
                 label: row.label,
                 dsn: state.settings.dsn(&key, project.number),
                 key,
             };
-            let page = render(
-                &state,
-                &mut conn,
-                &user,
-                &access,
-                &project,
-                Some(&created),
-                None,
-            )
-            .await?;
-            Ok(layout::ok(page))
+            state.flash.put_key(user.session_id, created);
+            Ok(see_other(&format!(
+                "/{}/{}/settings?created={}#created",
+                access.org.slug, project.slug, row.id
+            )))
         }
         Err(e) if e.status == StatusCode::BAD_REQUEST => {
             let page = render(
@@ -233,7 +270,7 @@ pub async fn create_key(
                 &access,
                 &project,
                 None,
-                Some(&e.message),
+                Message::Error(&e.message),
             )
             .await?;
             Ok(layout::html_response(StatusCode::BAD_REQUEST, page))
@@ -290,7 +327,7 @@ pub async fn delete(
             &access,
             &project,
             None,
-            Some("Type the project's slug to confirm the deletion."),
+            Message::Error("Type the project's slug to confirm the deletion."),
         )
         .await?;
         return Ok(layout::html_response(StatusCode::BAD_REQUEST, page));

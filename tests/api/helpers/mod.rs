@@ -1,5 +1,6 @@
 //! The test harness, one file per job:
 //!
+//! - [`browser`]: headless Chromium through WebDriver (the browser tests), axe-core;
 //! - [`db`]: a migrated template database made once per schema, a fresh copy for every test;
 //! - [`app`]: the real application on port 0 in front of it ([`TestApp`]), its requests and
 //!   the accounting check;
@@ -18,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod browser;
 pub mod calls;
 pub mod cluster;
 pub mod db;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// The virtualenv `target/<name>`, made and given `package` (a pip requirement) unless
 /// `ready` already holds for it. Answers the venv's folder.
@@ -27,4 +28,18 @@ pub fn python_venv(name: &str, package: &str, ready: impl Fn(&Path) -> bool) -> 
         "pip install {package} failed (PyPI must be reachable)"
     );
     venv
+}
+
+/// `target/sdk-venv/bin/python` with the official Python `sentry-sdk` 2.x installed (once).
+pub fn python_with_sentry_sdk() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let imports = |venv: &Path| {
+            Command::new(venv.join("bin/python"))
+                .args(["-c", "import sentry_sdk"])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        python_venv("sdk-venv", "sentry-sdk>=2,<3", imports).join("bin/python")
+    })
 }
