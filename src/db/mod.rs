@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod alerts;
+pub mod deliveries;
 pub mod event_queries;
 pub mod events;
 pub mod failure;

@@ -29,8 +29,8 @@ pub use event::{
 pub use facts::{BatchFacts, EventFact, IssueFact};
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};
 pub use ids::{
-    EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId, SessionId, TokenId,
-    UserId,
+    DeliveryId, EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId, SessionId,
+    TokenId, UserId,
 };
 pub use issue_status::IssueStatus;
 pub use level::Level;

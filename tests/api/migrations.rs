@@ -4,8 +4,10 @@ use mesher::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 13] = [
+    "alert_deliveries",
     "alert_rules",
+    "alert_throttle",
     "api_keys",
     "events",
     "issues",
