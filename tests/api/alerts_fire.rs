@@ -575,3 +575,43 @@ async fn email_reaches_a_real_smtp_server() {
         assert_eq!(rows[0]["status"], "delivered", "{rows:?}");
     }
 }
+
+/// A notification its node left `sending` (it died mid-attempt) is due again when its lease
+/// ends, and any node delivers it: queued notifications survive a restart.
+#[actix_web::test]
+async fn a_notification_left_sending_by_a_dead_node_is_delivered() {
+    use mesher::db::deliveries::{self, NewDelivery};
+    use mesher::domain::alerts::DeliveryStatus;
+    use mesher::domain::{DeliveryId, RuleId};
+
+    let s = setup(quick).await;
+    let receiver = Receiver::start(0).await;
+    let rule_id = webhook_rule(&s, &receiver, json!({"kind": "new_issue"})).await;
+    let id = DeliveryId::new();
+    let now = chrono::Utc::now();
+    let mut conn = s.app.db.conn().await;
+    deliveries::insert(
+        &mut conn,
+        &[NewDelivery {
+            id,
+            rule_id: rule_id.parse::<RuleId>().unwrap(),
+            issue_id: None,
+            event_id: None,
+            payload: json!({"type": "alert.test", "data": {"note": "left behind"}}),
+            // Claimed by a node that died: its lease ended a second ago.
+            next_attempt_at: now - chrono::Duration::seconds(1),
+            status: DeliveryStatus::Sending,
+            created_at: now - chrono::Duration::seconds(61),
+            updated_at: now - chrono::Duration::seconds(61),
+        }],
+    )
+    .await
+    .unwrap();
+    let hits = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, id.to_string());
+    assert!(hits[0].verified);
+    assert_eq!(hits[0].body["data"]["note"], "left behind");
+    let rows = deliveries_until(&s, &rule_id, 5, |r| r[0]["status"] == "delivered").await;
+    assert_eq!(rows[0]["status"], "delivered", "{rows:?}");
+}
