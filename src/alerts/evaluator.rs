@@ -70,8 +70,17 @@ impl Evaluator {
             return Ok(0);
         }
         let now = (self.clock)();
+        let cooldown = self.settings.alerts.cooldown_secs;
         let mut due: Vec<Candidate> = Vec::new();
         for c in candidates {
+            // Within the quiet period the throttle cannot be won: skip the count.
+            let quiet = views
+                .iter()
+                .find(|v| v.id == c.rule_id)
+                .map_or(0, |v| evaluate::quiet_secs(&v.condition, cooldown));
+            if db::is_quiet(&mut conn, c.rule_id, c.issue_id, now, quiet).await? {
+                continue;
+            }
             if let Some((threshold, window_secs)) = c.frequency {
                 let since = now - chrono::Duration::seconds(i64::from(window_secs));
                 let seen =
@@ -95,7 +104,6 @@ impl Evaluator {
             .map(|i| (i.id, i))
             .collect();
         let by_id: HashMap<_, _> = rules.iter().map(|r| (r.id, r)).collect();
-        let cooldown = self.settings.alerts.cooldown_secs;
         let public_url = self.settings.http.public_url.as_str();
         let queued = conn
             .transaction(async |conn| {

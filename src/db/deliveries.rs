@@ -179,6 +179,27 @@ pub async fn claim_throttle(
     Ok(!won.is_empty())
 }
 
+/// Whether `rule` fired for `issue` less than `quiet_secs` before `now` (a read: the
+/// evaluator skips the work of a candidate that could not win [`claim_throttle`]).
+pub async fn is_quiet(
+    conn: &mut AsyncPgConnection,
+    rule_id: RuleId,
+    issue_id: IssueId,
+    now: DateTime<Utc>,
+    quiet_secs: i64,
+) -> QueryResult<bool> {
+    use super::schema::alert_throttle;
+    let since = now - chrono::Duration::seconds(quiet_secs);
+    diesel::select(diesel::dsl::exists(
+        alert_throttle::table
+            .filter(alert_throttle::rule_id.eq(rule_id))
+            .filter(alert_throttle::issue_id.eq(issue_id))
+            .filter(alert_throttle::fired_at.gt(since)),
+    ))
+    .get_result(conn)
+    .await
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
