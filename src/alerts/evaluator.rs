@@ -5,12 +5,17 @@
 //! `event_frequency` counts against the stored events, and — for each candidate that wins
 //! the cross-node throttle — queues a notification row, in one transaction.
 //!
+//! A project's enabled rules are read at most once per [`RULES_TTL`] (a rule created or
+//! changed applies within it), so a project without rules costs the pool one short query a
+//! second at most, whatever its batch rate.
+//!
 //! Supervised: a batch whose evaluation fails (database error) or panics is counted and
 //! logged, and the evaluator goes on with the next one.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel_async::AsyncConnection;
 use futures_util::FutureExt;
@@ -24,7 +29,13 @@ use crate::db::alerts::{self as rules_db, AlertRule};
 use crate::db::deliveries::{self as db, NewDelivery};
 use crate::db::{DbError, DbPool};
 use crate::domain::alerts::{Condition, DeliveryStatus, Filters};
-use crate::domain::{BatchFacts, DeliveryId};
+use crate::domain::{BatchFacts, DeliveryId, ProjectId};
+
+/// How long the evaluator keeps a project's enabled rules.
+pub const RULES_TTL: Duration = Duration::from_secs(1);
+
+/// The enabled rules of recently seen projects, with when they were read.
+type RulesCache = HashMap<ProjectId, (Instant, Arc<Vec<AlertRule>>)>;
 
 /// The evaluator's tools.
 #[derive(Clone)]
@@ -38,9 +49,11 @@ pub struct Evaluator {
 impl Evaluator {
     /// Runs until the facts channel closes (the writers are gone).
     pub async fn run(self, mut facts: mpsc::Receiver<Arc<BatchFacts>>) {
+        let mut cache = RulesCache::new();
         while let Some(batch) = facts.recv().await {
             let counters = &self.alerts.counters;
-            match AssertUnwindSafe(self.evaluate(&batch)).catch_unwind().await {
+            let evaluated = AssertUnwindSafe(self.evaluate(&batch, &mut cache));
+            match evaluated.catch_unwind().await {
                 Ok(Ok(queued)) => self.alerts.queued(queued),
                 Ok(Err(error)) => {
                     AlertCounters::add(&counters.evaluator_errors, 1);
@@ -55,12 +68,20 @@ impl Evaluator {
     }
 
     /// Evaluates one batch; answers how many notifications it queued.
-    async fn evaluate(&self, batch: &BatchFacts) -> Result<u64, DbError> {
+    async fn evaluate(&self, batch: &BatchFacts, cache: &mut RulesCache) -> Result<u64, DbError> {
         if self.settings.alerts.crash_evaluator {
             panic!("alerts.crash_evaluator is on: the evaluator panics on purpose");
         }
-        let mut conn = self.pool.get().await?;
-        let rules = rules_db::enabled_rules(&mut conn, batch.project_id).await?;
+        let rules = match cache.get(&batch.project_id) {
+            Some((read, rules)) if read.elapsed() < RULES_TTL => rules.clone(),
+            _ => {
+                let mut conn = self.pool.get().await?;
+                let rules = Arc::new(rules_db::enabled_rules(&mut conn, batch.project_id).await?);
+                cache.retain(|_, (read, _)| read.elapsed() < RULES_TTL);
+                cache.insert(batch.project_id, (Instant::now(), rules.clone()));
+                rules
+            }
+        };
         if rules.is_empty() {
             return Ok(0);
         }
@@ -69,6 +90,7 @@ impl Evaluator {
         if candidates.is_empty() {
             return Ok(0);
         }
+        let mut conn = self.pool.get().await?;
         let now = (self.clock)();
         let cooldown = self.settings.alerts.cooldown_secs;
         let mut due: Vec<Candidate> = Vec::new();
