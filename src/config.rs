@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 use crate::domain::event::MAX_BATCH_EVENTS;
 
+mod alerts;
+pub use alerts::{AlertsSettings, SmtpSettings};
+
 const BUILTIN_DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Why settings could not be loaded: always names the offending key when there is one.
@@ -40,6 +43,10 @@ pub struct Settings {
     pub node: NodeSettings,
     #[serde(default)]
     pub stream: StreamSettings,
+    #[serde(default)]
+    pub alerts: AlertsSettings,
+    #[serde(default)]
+    pub smtp: SmtpSettings,
 }
 
 /// The live stream (`GET …/projects/{project}/stream`, Server-Sent Events).
@@ -368,6 +375,8 @@ impl Settings {
                 format!("must be at least {MIN_METRICS_TOKEN_LEN} characters (or unset)"),
             ));
         }
+        self.alerts.validate()?;
+        self.smtp.validate()?;
         let w = &self.writer;
         if w.batch_size == 0 || w.batch_size > 5000 {
             return Err(invalid("writer.batch_size", "must be between 1 and 5000"));

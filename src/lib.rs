@@ -4,6 +4,7 @@
 //! into [`cli`]. [`Application`] is the server, built the same way by `mesher serve` and by
 //! the integration tests (which bind port 0).
 
+pub mod alerts;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -44,6 +45,8 @@ use crate::live::LiveHub;
 /// Batches of facts waiting for the live stream's publisher, and notices waiting for its
 /// loader, before more are left out (counted).
 const LIVE_QUEUE: usize = 1024;
+/// Batches of facts waiting for the alert evaluator before more are left out (counted).
+const ALERTS_QUEUE: usize = 1024;
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
@@ -65,6 +68,8 @@ pub struct AppState {
     pub live: LiveHub,
     /// The UI's one-time messages across a redirect (a new key's secret).
     pub flash: web::flash::Flash,
+    /// This node's alert counters and the bell of its delivery worker.
+    pub alerts: alerts::Alerts,
 }
 
 /// A built, bound, not yet running server.
@@ -148,6 +153,27 @@ impl Application {
             live.clone(),
             notices_rx,
         ));
+        // Alerts: the writers' facts → this node's evaluator → `alert_deliveries` → the
+        // delivery worker of any node (docs/alerts.md).
+        let alerting = alerts::Alerts::default();
+        actix_rt::spawn(
+            alerts::evaluator::Evaluator {
+                pool: pool.clone(),
+                settings: settings.clone(),
+                alerts: alerting.clone(),
+                clock: clock.clone(),
+            }
+            .run(facts.subscribe("alerts", ALERTS_QUEUE)),
+        );
+        alerts::deliver::start(alerts::deliver::Worker {
+            pool: pool.clone(),
+            settings: settings.alerts.clone(),
+            webhooks: alerts::webhook::Webhooks::new(settings.alerts.allow_private_targets)
+                .context("building the webhook client")?,
+            mailer: alerts::email::Mailer::new(&settings.smtp).context("setting up [smtp]")?,
+            alerts: alerting.clone(),
+            clock: clock.clone(),
+        });
         // Writers run on their own arbiters, started once here (not per HTTP worker).
         let registry = WriterRegistry::with_spool(
             pool.clone(),
@@ -197,6 +223,7 @@ impl Application {
             openapi_json: serde_json::to_string(&document)?,
             live: live.clone(),
             flash: web::flash::Flash::default(),
+            alerts: alerting,
         });
         let allowed = http::allowed_methods(&document);
         let workers = match settings.http.workers {

@@ -23,6 +23,10 @@ pub struct AlertRule {
     pub action: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The Standard Webhooks signing secret (`whsec_…`); shown once, at creation.
+    pub secret: String,
+    /// The JSON of [`crate::domain::alerts::Filters`].
+    pub filters: Value,
 }
 
 /// Insert form of [`AlertRule`].
@@ -37,6 +41,8 @@ pub struct NewAlertRule<'a> {
     pub action: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub secret: &'a str,
+    pub filters: Value,
 }
 
 /// Changes to a rule; `None` keeps the column as it is.
@@ -47,6 +53,7 @@ pub struct AlertRuleChanges<'a> {
     pub enabled: Option<bool>,
     pub condition: Option<Value>,
     pub action: Option<Value>,
+    pub filters: Option<Value>,
 }
 
 /// Up to `limit` rules of the project after the rule `after`, by id (creation order).
@@ -66,6 +73,20 @@ pub async fn list_rules(
         query = query.filter(alert_rules::id.gt(after));
     }
     query.load(conn).await
+}
+
+/// The project's enabled rules (what the evaluator checks a batch against).
+pub async fn enabled_rules(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+) -> QueryResult<Vec<AlertRule>> {
+    alert_rules::table
+        .filter(alert_rules::project_id.eq(project_id))
+        .filter(alert_rules::enabled.eq(true))
+        .order(alert_rules::id.asc())
+        .select(AlertRule::as_select())
+        .load(conn)
+        .await
 }
 
 /// Inserts a rule.

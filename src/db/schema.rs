@@ -10,6 +10,33 @@ diesel::table! {
         action -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        secret -> Text,
+        filters -> Jsonb,
+    }
+}
+
+diesel::table! {
+    alert_deliveries (id) {
+        id -> Uuid,
+        rule_id -> Uuid,
+        issue_id -> Nullable<Uuid>,
+        event_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        status -> Text,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    alert_throttle (rule_id, issue_id) {
+        rule_id -> Uuid,
+        issue_id -> Uuid,
+        fired_at -> Timestamptz,
     }
 }
 
@@ -176,6 +203,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(alert_deliveries -> alert_rules (rule_id));
 diesel::joinable!(alert_rules -> projects (project_id));
 diesel::joinable!(api_keys -> projects (project_id));
 diesel::joinable!(issues -> projects (project_id));
@@ -186,7 +214,9 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alert_deliveries,
     alert_rules,
+    alert_throttle,
     api_keys,
     audit_log,
     events,

@@ -14,6 +14,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
+use crate::domain::alerts::DeliveryStatus;
 use crate::domain::{AuditAction, IssueStatus, Level, Role};
 
 macro_rules! stored_as_text {
@@ -37,7 +38,7 @@ macro_rules! stored_as_text {
     )+};
 }
 
-stored_as_text!(Role, IssueStatus, Level, AuditAction);
+stored_as_text!(Role, IssueStatus, Level, AuditAction, DeliveryStatus);
 
 /// JSON text serialized already (a pending event's `jsonb` columns), bound as `jsonb`
 /// without building a `serde_json::Value` first: the binary `jsonb` format is a version byte

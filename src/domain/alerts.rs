@@ -11,18 +11,25 @@
 //!   one week).
 //! - `action`: an object with `kind` one of `webhook` (with `url`: an absolute `http://` or
 //!   `https://` URL with a host, at most [`MAX_URL_CHARS`] characters, no whitespace or control
-//!   characters) or `log` (no other field).
+//!   characters), `email` (with `to`: an optional list of up to [`MAX_RECIPIENTS`] addresses;
+//!   absent or empty means every member of the project's organization) or `log` (no other
+//!   field).
+//! - `filters` (optional): an object with `min_level` (a level name: only events at least this
+//!   severe trigger the rule) and `environment` (only events of this environment), both
+//!   optional.
 //! - A field that is not one of these, at any level, is refused by name (`unknown_field`).
 //! - `null` counts as absent (as for events): a required field sent as `null` is missing, an
 //!   optional one keeps its default (or, in a patch, its current value).
 //!
 //! The first problem found is reported, in the order: body shape, unknown top-level fields,
-//! `name`, `enabled`, `condition`, `action`.
+//! `name`, `enabled`, `condition`, `action`, `filters`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::Level;
 use super::error_code::ErrorCode;
+use super::text_enum::text_enum;
 
 /// Longest rule name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -36,6 +43,12 @@ pub const WINDOW_SECS_MIN: u32 = 60;
 pub const WINDOW_SECS_MAX: u32 = 604_800;
 /// Longest webhook URL, in characters.
 pub const MAX_URL_CHARS: usize = 2048;
+/// Most addresses an `email` action lists.
+pub const MAX_RECIPIENTS: usize = 20;
+/// Longest e-mail address, in characters.
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest `filters.environment`, in characters.
+pub const MAX_ENVIRONMENT_CHARS: usize = 200;
 
 /// When a rule fires. Stored as JSON tagged by `kind`, e.g. `{"kind":"new_issue"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,8 +76,52 @@ pub enum Action {
         /// The absolute URL, as given.
         url: String,
     },
+    /// Send the notification by e-mail (`smtp.url`) to `to`, or to every member of the
+    /// project's organization when `to` is empty.
+    Email {
+        /// The addresses, as given; empty: the organization's members.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        to: Vec<String>,
+    },
     /// Write the notification to the server log.
     Log,
+}
+
+text_enum! {
+    /// Where a notification stands (`alert_deliveries.status`).
+    pub enum DeliveryStatus / UnknownDeliveryStatus ("status must be pending, sending, delivered or failed") {
+        /// Waiting for its next attempt (`next_attempt_at`).
+        Pending = "pending",
+        /// Claimed by a delivery worker; due again when its lease ends if that worker died.
+        Sending = "sending",
+        /// Accepted by its target (a 2xx answer, or the mail server took it).
+        Delivered = "delivered",
+        /// Given up: every attempt failed, or the target is refused.
+        Failed = "failed",
+    }
+}
+
+/// Which events may trigger a rule. Stored as JSON, e.g. `{"min_level":"error"}`; `{}` lets
+/// every event through.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filters {
+    /// Only events at least this severe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<Level>,
+    /// Only events of this environment (exactly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+impl Filters {
+    /// Whether an event of `level` in `environment` passes.
+    pub fn admit(&self, level: Level, environment: Option<&str>) -> bool {
+        self.min_level.is_none_or(|min| level >= min)
+            && self
+                .environment
+                .as_deref()
+                .is_none_or(|env| environment == Some(env))
+    }
 }
 
 /// A validated rule to create.
@@ -74,6 +131,7 @@ pub struct NewRule {
     pub enabled: bool,
     pub condition: Condition,
     pub action: Action,
+    pub filters: Filters,
 }
 
 /// A validated partial update; `None` keeps the current value.
@@ -83,6 +141,7 @@ pub struct RulePatch {
     pub enabled: Option<bool>,
     pub condition: Option<Condition>,
     pub action: Option<Action>,
+    pub filters: Option<Filters>,
 }
 
 impl RulePatch {
@@ -123,9 +182,10 @@ impl RuleError {
     }
 }
 
-const BODY_FIELDS: &[&str] = &["name", "enabled", "condition", "action"];
+const BODY_FIELDS: &[&str] = &["name", "enabled", "condition", "action", "filters"];
 const CONDITION_KINDS: &[&str] = &["new_issue", "regression", "event_frequency"];
-const ACTION_KINDS: &[&str] = &["webhook", "log"];
+const ACTION_KINDS: &[&str] = &["webhook", "email", "log"];
+const FILTER_FIELDS: &[&str] = &["min_level", "environment"];
 
 /// Validates a creation body `{name, enabled?, condition, action}`.
 pub fn parse_new_rule(body: &Value) -> Result<NewRule, RuleError> {
@@ -139,6 +199,10 @@ pub fn parse_new_rule(body: &Value) -> Result<NewRule, RuleError> {
             .unwrap_or(true),
         condition: parse_condition(required("condition")?)?,
         action: parse_action(required("action")?)?,
+        filters: present(obj, "filters")
+            .map(parse_filters)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -151,6 +215,7 @@ pub fn parse_rule_patch(body: &Value) -> Result<RulePatch, RuleError> {
         enabled: present(obj, "enabled").map(parse_enabled).transpose()?,
         condition: present(obj, "condition").map(parse_condition).transpose()?,
         action: present(obj, "action").map(parse_action).transpose()?,
+        filters: present(obj, "filters").map(parse_filters).transpose()?,
     })
 }
 
@@ -216,6 +281,15 @@ pub fn parse_action(value: &Value) -> Result<Action, RuleError> {
         only_fields(obj, "action", kind, &["kind"])?;
         return Ok(Action::Log);
     }
+    if kind == "email" {
+        only_fields(obj, "action", kind, &["kind", "to"])?;
+        return Ok(Action::Email {
+            to: present(obj, "to")
+                .map(parse_recipients)
+                .transpose()?
+                .unwrap_or_default(),
+        });
+    }
     only_fields(obj, "action", kind, &["kind", "url"])?;
     let url = present(obj, "url").ok_or_else(|| RuleError::missing("action.url"))?;
     let url = url
@@ -224,6 +298,92 @@ pub fn parse_action(value: &Value) -> Result<Action, RuleError> {
     check_webhook_url(url).map_err(|why| RuleError::invalid("action.url", why))?;
     Ok(Action::Webhook {
         url: url.to_owned(),
+    })
+}
+
+/// `action.to`: a list of at most [`MAX_RECIPIENTS`] addresses (`local@domain`, no
+/// whitespace, at most [`MAX_EMAIL_CHARS`] characters), kept as given.
+fn parse_recipients(value: &Value) -> Result<Vec<String>, RuleError> {
+    let bad = || {
+        RuleError::invalid(
+            "action.to",
+            format!(
+                "`action.to` must be a list of at most {MAX_RECIPIENTS} e-mail addresses (empty: every member)"
+            ),
+        )
+    };
+    let list = value.as_array().filter(|l| l.len() <= MAX_RECIPIENTS);
+    let list = list.ok_or_else(bad)?;
+    list.iter()
+        .map(|v| {
+            let address = v.as_str().ok_or_else(bad)?;
+            let plausible = address.chars().count() <= MAX_EMAIL_CHARS
+                && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+                && address
+                    .split_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+            if plausible {
+                Ok(address.to_owned())
+            } else {
+                Err(RuleError::invalid(
+                    "action.to",
+                    format!("`action.to` holds {v}, which is not an e-mail address"),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Validates a filters object (errors name `filters.*`).
+pub fn parse_filters(value: &Value) -> Result<Filters, RuleError> {
+    let obj = value.as_object().ok_or_else(|| {
+        RuleError::invalid(
+            "filters",
+            "`filters` must be an object, e.g. {\"min_level\":\"error\"}",
+        )
+    })?;
+    if let Some(extra) = obj.keys().find(|k| !FILTER_FIELDS.contains(&k.as_str())) {
+        return Err(RuleError {
+            code: ErrorCode::UnknownField,
+            message: format!(
+                "unknown field `{extra}` of filters; expected {}",
+                FILTER_FIELDS.join(", ")
+            ),
+            field: format!("filters.{extra}"),
+        });
+    }
+    let min_level = present(obj, "min_level")
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| Level::ALL.into_iter().find(|l| l.as_str() == s))
+                .ok_or_else(|| {
+                    RuleError::invalid(
+                        "filters.min_level",
+                        format!(
+                            "`filters.min_level` must be one of debug, info, warning, error, fatal, not {v}"
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
+    let environment = present(obj, "environment")
+        .map(|v| {
+            v.as_str()
+                .filter(|s| !s.is_empty() && s.chars().count() <= MAX_ENVIRONMENT_CHARS)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    RuleError::invalid(
+                        "filters.environment",
+                        format!(
+                            "`filters.environment` must be a string of 1 to {MAX_ENVIRONMENT_CHARS} characters"
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(Filters {
+        min_level,
+        environment,
     })
 }
 
@@ -387,6 +547,7 @@ mod tests {
                 action: Action::Webhook {
                     url: "https://hooks.example.com/x?y=1".into()
                 },
+                filters: Filters::default(),
             }
         );
         assert_eq!(
@@ -539,7 +700,7 @@ mod tests {
     #[test]
     fn action_kind_must_be_known() {
         assert_eq!(
-            action_error(json!({"kind": "email"})),
+            action_error(json!({"kind": "sms"})),
             ("action.kind".into(), ErrorCode::InvalidField)
         );
         assert_eq!(
@@ -682,5 +843,49 @@ mod tests {
             parse_rule_patch(&json!("x")).unwrap_err().code,
             ErrorCode::InvalidBody
         );
+    }
+
+    #[test]
+    fn email_actions_and_filters() {
+        assert_eq!(
+            parse_action(&json!({"kind": "email"})),
+            Ok(Action::Email { to: vec![] })
+        );
+        assert_eq!(
+            parse_action(&json!({"kind": "email", "to": ["a@example.com"]})),
+            Ok(Action::Email {
+                to: vec!["a@example.com".into()]
+            })
+        );
+        for bad in [
+            json!("a@example.com"),
+            json!(["nope"]),
+            json!(["a b@c"]),
+            json!([1]),
+        ] {
+            assert_eq!(
+                action_error(json!({"kind": "email", "to": bad})),
+                ("action.to".into(), ErrorCode::InvalidField)
+            );
+        }
+        let mut b = body(json!({"kind": "new_issue"}), json!({"kind": "log"}));
+        b["filters"] = json!({"min_level": "error", "environment": "production"});
+        let rule = parse_new_rule(&b).unwrap();
+        assert_eq!(rule.filters.min_level, Some(Level::Error));
+        assert!(rule.filters.admit(Level::Fatal, Some("production")));
+        assert!(!rule.filters.admit(Level::Warning, Some("production")));
+        assert!(!rule.filters.admit(Level::Error, Some("staging")));
+        assert!(!rule.filters.admit(Level::Error, None));
+        assert!(Filters::default().admit(Level::Debug, None));
+        for (filters, field) in [
+            (json!({"min_level": "loud"}), "filters.min_level"),
+            (json!({"environment": ""}), "filters.environment"),
+            (json!({"release": "1"}), "filters.release"),
+            (json!([]), "filters"),
+        ] {
+            b["filters"] = filters;
+            assert_eq!(parse_new_rule(&b).unwrap_err().field, field);
+        }
+        assert_eq!(serde_json::to_value(Filters::default()).unwrap(), json!({}));
     }
 }

@@ -1,5 +1,5 @@
 //! What a committed batch did to its project's issues: the *facts* the writer hands on after
-//! each commit (to the live stream's publisher today, to the alert evaluator later), never the
+//! each commit (to the live stream's publisher and to the alert evaluator), never the
 //! events themselves. Plain values: built by `db::events::write_batch` from what its upsert
 //! returns, read by anyone without touching the database.
 

@@ -70,6 +70,8 @@ id_type! {
     KeyId;
     /// An alert rule (`alert_rules.id`).
     RuleId;
+    /// A notification of an alert rule, delivered or to deliver (`alert_deliveries.id`).
+    DeliveryId;
     /// A browser session (`sessions.id`).
     SessionId;
     /// A user's script token (`user_tokens.id`).

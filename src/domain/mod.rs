@@ -31,8 +31,8 @@ pub use event::{
 pub use facts::{BatchFacts, EventFact, IssueFact};
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};
 pub use ids::{
-    AuditId, EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId, SessionId,
-    TokenId, UserId,
+    AuditId, DeliveryId, EventId, IssueId, KeyId, MembershipId, OrgId, ProjectId, RuleId, RunId,
+    SessionId, TokenId, UserId,
 };
 pub use issue_status::IssueStatus;
 pub use level::Level;

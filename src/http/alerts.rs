@@ -2,7 +2,8 @@
 //!
 //! Bodies are validated by [`crate::domain::alerts`], whose errors name the field at fault
 //! (`name`, `condition.kind`, `condition.threshold`, `action.url`, …). Rules are only stored
-//! here; evaluating them is not part of this module.
+//! here; they fire in `crate::alerts` (docs/alerts.md), and their notifications are listed
+//! and tested in `super::alert_deliveries`.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -47,11 +48,19 @@ pub struct AlertRuleOut {
     /// `{"kind":"event_frequency","threshold":N,"window_secs":S}`.
     #[schema(value_type = Object, example = json!({"kind": "event_frequency", "threshold": 100, "window_secs": 3600}))]
     pub condition: Value,
-    /// `{"kind":"webhook","url":"https://…"}` or `{"kind":"log"}`.
+    /// `{"kind":"webhook","url":"https://…"}`, `{"kind":"email","to":["…"]}` or
+    /// `{"kind":"log"}`.
     #[schema(value_type = Object, example = json!({"kind": "webhook", "url": "https://hooks.example.com/mesher"}))]
     pub action: Value,
+    /// `{"min_level":"error","environment":"production"}`, both optional; `{}`: every event.
+    #[schema(value_type = Object, example = json!({"min_level": "error"}))]
+    pub filters: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The webhook signing secret (`whsec_…`, Standard Webhooks): in the creation's answer
+    /// only, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 impl From<AlertRule> for AlertRuleOut {
@@ -62,8 +71,10 @@ impl From<AlertRule> for AlertRuleOut {
             enabled: r.enabled,
             condition: r.condition,
             action: r.action,
+            filters: r.filters,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            secret: None,
         }
     }
 }
@@ -79,9 +90,14 @@ pub struct AlertRuleCreate {
     /// and `window_secs` 60..=604800).
     #[schema(value_type = Object, example = json!({"kind": "new_issue"}))]
     pub condition: Value,
-    /// `kind`: `webhook` (with `url`: http or https, a host, ≤ 2048 characters) | `log`.
+    /// `kind`: `webhook` (with `url`: http or https, a host, ≤ 2048 characters) | `email`
+    /// (with `to`: up to 20 addresses; absent or empty: every member of the organization) |
+    /// `log`.
     #[schema(value_type = Object, example = json!({"kind": "log"}))]
     pub action: Value,
+    /// Optional: `min_level` (debug, info, warning, error, fatal) and `environment`.
+    #[schema(value_type = Option<Object>, example = json!({"min_level": "error"}))]
+    pub filters: Option<Value>,
 }
 
 /// Changes to a rule: only the fields sent change (`null` means unchanged); a condition or
@@ -94,6 +110,8 @@ pub struct AlertRulePatch {
     pub condition: Option<Value>,
     #[schema(value_type = Option<Object>)]
     pub action: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub filters: Option<Value>,
 }
 
 fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
@@ -122,7 +140,8 @@ pub async fn list_alert_rules(
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |r| r.id)))
 }
 
-/// Create an alert rule (admin).
+/// Create an alert rule (admin). The answer carries the rule's webhook signing `secret`,
+/// shown this once.
 #[utoipa::path(tag = "alerts", params(ProjectPath), request_body = AlertRuleCreate,
     responses((status = 201, body = AlertRuleOut), (status = 400), (status = 401), (status = 403),
         (status = 404)))]
@@ -138,6 +157,7 @@ pub async fn create_alert_rule(
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
     let rule = rules::parse_new_rule(&body)?;
     let now = (state.clock)();
+    let secret = crate::alerts::webhook::new_secret();
     let new = NewAlertRule {
         id: RuleId::new(),
         project_id: project.id,
@@ -147,6 +167,8 @@ pub async fn create_alert_rule(
         action: to_json(&rule.action)?,
         created_at: now,
         updated_at: now,
+        secret: &secret,
+        filters: to_json(&rule.filters)?,
     };
     let entry = rule_entry(&project, AuditAction::AlertRuleCreated, new.id, new.name);
     let actor = origin.actor(&current.user);
@@ -157,7 +179,11 @@ pub async fn create_alert_rule(
             QueryResult::Ok(row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(AlertRuleOut::from(row)))
+    let out = AlertRuleOut {
+        secret: Some(secret),
+        ..AlertRuleOut::from(row)
+    };
+    Ok(HttpResponse::Created().json(out))
 }
 
 /// One alert rule (member).
@@ -200,6 +226,7 @@ pub async fn update_alert_rule(
             enabled: patch.enabled,
             condition: patch.condition.as_ref().map(to_json).transpose()?,
             action: patch.action.as_ref().map(to_json).transpose()?,
+            filters: patch.filters.as_ref().map(to_json).transpose()?,
         };
         let now = (state.clock)();
         let actor = origin.actor(&current.user);
@@ -208,6 +235,7 @@ pub async fn update_alert_rule(
             ("enabled", changes.enabled.is_some()),
             ("condition", changes.condition.is_some()),
             ("action", changes.action.is_some()),
+            ("filters", changes.filters.is_some()),
         ]
         .into_iter()
         .filter_map(|(field, sent)| sent.then_some(field))

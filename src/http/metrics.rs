@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
+use crate::alerts::Alerts;
 use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::ingest::WriterRegistry;
@@ -85,6 +86,14 @@ impl Default for Metrics {
                 "mesher_writers",
                 "Storage writers alive on this node (a project's writer stops after writer.idle_stop_secs without events)."
             );
+            metrics::describe_counter!(
+                "mesher_alert_notifications_total",
+                "Alert notifications of this node: outcome=queued (a rule fired, or a test), delivered, retried (an attempt failed, tried again later) or failed (given up)."
+            );
+            metrics::describe_counter!(
+                "mesher_alert_evaluator_failures_total",
+                "Batches of facts the alert evaluator could not evaluate: reason=error (database) or panic."
+            );
             metrics::describe_gauge!(
                 "mesher_events_buffered",
                 "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
@@ -126,8 +135,26 @@ impl Default for Metrics {
 impl Metrics {
     /// The current counters of every project and of the node's live stream, as Prometheus
     /// text.
-    pub fn render(&self, registry: &WriterRegistry, live: &LiveHub) -> String {
+    pub fn render(&self, registry: &WriterRegistry, live: &LiveHub, alerts: &Alerts) -> String {
         metrics::with_local_recorder(&self.recorder, || {
+            let a = &alerts.counters;
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+            for (outcome, n) in [
+                ("queued", &a.queued),
+                ("delivered", &a.delivered),
+                ("retried", &a.retried),
+                ("failed", &a.failed),
+            ] {
+                metrics::counter!("mesher_alert_notifications_total", "outcome" => outcome)
+                    .absolute(load(n));
+            }
+            for (reason, n) in [
+                ("error", &a.evaluator_errors),
+                ("panic", &a.evaluator_panics),
+            ] {
+                metrics::counter!("mesher_alert_evaluator_failures_total", "reason" => reason)
+                    .absolute(load(n));
+            }
             let c = live.counters();
             let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
             metrics::gauge!("mesher_stream_clients").set(live.clients() as f64);
@@ -234,7 +261,11 @@ pub async fn scrape(
     check_token(&req, state.settings.metrics.token.as_ref())?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.registry, &state.live)))
+        .body(
+            state
+                .metrics
+                .render(&state.registry, &state.live, &state.alerts),
+        ))
 }
 
 #[cfg(test)]

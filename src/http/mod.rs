@@ -1,6 +1,7 @@
 //! The HTTP edge: one routes table, JSON errors for everything that goes wrong.
 
 pub mod access;
+pub mod alert_deliveries;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
@@ -73,6 +74,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(alerts::get_alert_rule)
         .service(alerts::update_alert_rule)
         .service(alerts::delete_alert_rule)
+        .service(alert_deliveries::list_deliveries)
+        .service(alert_deliveries::test_alert_rule)
         .service(stats::project_stats)
         .service(events::list_events)
         .service(events::get_event)

@@ -1,5 +1,5 @@
 //! Where the writers' [`BatchFacts`] go after each commit: a fan-out to a few named consumers
-//! (the live stream's publisher; later the alert evaluator), each behind its own bounded
+//! (the live stream's publisher, the alert evaluator), each behind its own bounded
 //! channel. Publishing is a `try_send` per consumer: it never waits and never fails the
 //! flush. A consumer whose channel is full (slow, stuck) or gone (crashed) loses those facts,
 //! counted per consumer; the events themselves are stored either way.

@@ -42,10 +42,19 @@ fn rule_body(name: &str) -> Value {
     })
 }
 
-/// Creates a rule as `admin` under `base`; answers it.
+/// Creates a rule as `admin` under `base`; answers it as `GET` shows it: without its
+/// signing secret, which only the creation's answer carries (checked here).
 async fn create(app: &TestApp, admin: &TestUser, base: &str, name: &str) -> Value {
-    let (status, body) = app.post_as(admin, base, rule_body(name)).await;
+    let (status, mut body) = app.post_as(admin, base, rule_body(name)).await;
     assert_eq!(status, 201, "{body}");
+    let secret = body
+        .as_object_mut()
+        .and_then(|o| o.remove("secret"))
+        .expect("the secret, in the creation's answer");
+    assert!(
+        secret.as_str().is_some_and(|s| s.starts_with("whsec_")),
+        "{secret}"
+    );
     body
 }
 
@@ -54,6 +63,7 @@ async fn crud_round_trip_as_admin() {
     let Setup { app, admin, .. } = setup().await;
 
     let created = create(&app, &admin, WEB, "  Too many errors ").await;
+    assert_eq!(created["filters"], json!({}));
     assert_eq!(created["name"], "Too many errors");
     assert_eq!(created["enabled"], true);
     assert_eq!(
@@ -307,9 +317,24 @@ async fn invalid_rules_are_400_naming_the_field() {
         ),
         (without("action"), "action", "missing_field"),
         (
-            with("action", json!({"kind": "email"})),
+            with("action", json!({"kind": "sms"})),
             "action.kind",
             "invalid_field",
+        ),
+        (
+            with("action", json!({"kind": "email", "to": ["not an address"]})),
+            "action.to",
+            "invalid_field",
+        ),
+        (
+            with("filters", json!({"min_level": "loud"})),
+            "filters.min_level",
+            "invalid_field",
+        ),
+        (
+            with("filters", json!({"release": "1.0"})),
+            "filters.release",
+            "unknown_field",
         ),
         (
             with("action", json!({"kind": "webhook"})),

@@ -158,6 +158,15 @@ async fn seed(app: &TestApp) -> Seeded {
     let (_, events) = app.get_as(&owner, &issue_events).await;
     let event_id = events["data"][0]["id"].as_str().unwrap().to_owned();
 
+    // Two notifications of the rule, so its deliveries have a second page.
+    let rule_path = format!("{base}/alert-rules/{}", rule_id["id"].as_str().unwrap());
+    for _ in 0..2 {
+        let (status, body) = app
+            .post_as(&owner, &format!("{rule_path}/test"), json!({}))
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+
     let mut overrides = Vec::new();
     for (path, list) in [
         ("/api/v1/orgs", "/api/v1/orgs".to_owned()),
@@ -178,6 +187,10 @@ async fn seed(app: &TestApp) -> Seeded {
         (
             "/api/v1/orgs/{org}/projects/{project}/alert-rules",
             format!("{base}/alert-rules"),
+        ),
+        (
+            "/api/v1/orgs/{org}/projects/{project}/alert-rules/{rule_id}/deliveries",
+            format!("{rule_path}/deliveries"),
         ),
         (
             "/api/v1/orgs/{org}/projects/{project}/events",

@@ -159,6 +159,14 @@ fn org_routes() -> BTreeMap<&'static str, (Needs, Option<Value>)> {
             (Needs::Admin, None),
         ),
         (
+            "GET /api/v1/orgs/{org}/projects/{project}/alert-rules/{rule_id}/deliveries",
+            (Needs::Member, None),
+        ),
+        (
+            "POST /api/v1/orgs/{org}/projects/{project}/alert-rules/{rule_id}/test",
+            (Needs::Admin, None),
+        ),
+        (
             "GET /api/v1/orgs/{org}/projects/{project}/stats",
             (Needs::Member, None),
         ),

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, one database per test, the real app over HTTP.
 
 mod alerts;
+mod alerts_fire;
 mod audit;
 mod auth;
 mod auth_throttle;

@@ -4,8 +4,10 @@ use mesher::db;
 
 use crate::helpers::TestDb;
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 14] = [
+    "alert_deliveries",
     "alert_rules",
+    "alert_throttle",
     "api_keys",
     "audit_log",
     "events",

@@ -53,6 +53,12 @@ pub async fn spawn_app_on(
     spawn_app_in(db, configure, None).await
 }
 
+/// Starts another node on `first`'s database (which stays `first`'s to drop).
+pub async fn spawn_node_beside(first: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::migrated_at(first.db.url.clone()).await;
+    spawn_app_in(db, configure, None).await
+}
+
 async fn spawn_app_in(
     db: TestDb,
     configure: impl FnOnce(&mut Settings),

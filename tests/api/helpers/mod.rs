@@ -8,7 +8,10 @@
 //! - [`process`]: the `mesher` binary as a child process (CLI commands, `mesher serve`);
 //! - [`sse`]: a reader of a project's live stream (Server-Sent Events);
 //! - [`users`]: users registered over HTTP and requests made as them;
-//! - [`venv`]: the Python tools the suite drives (sentry-sdk, schemathesis), installed once;
+//! - [`venv`]: the Python tools the suite drives (sentry-sdk, schemathesis, aiosmtpd),
+//!   installed once;
+//! - [`receiver`]: a webhook receiver on port 0 that checks signatures with its own code and
+//!   can fail the first deliveries; an SMTP server (aiosmtpd) that keeps what it receives;
 //! - [`fixtures`]: rows written straight into the database (projects of `test-org`, keys,
 //!   memberships, events received at chosen times);
 //! - [`calls`]: common calls over HTTP that assert their status (create an org, add a
@@ -25,11 +28,14 @@ pub mod cluster;
 pub mod db;
 pub mod fixtures;
 pub mod process;
+pub mod receiver;
 pub mod sse;
 pub mod users;
 pub mod venv;
 
-pub use app::{TestApp, send_json, spawn_app, spawn_app_on, spawn_app_with, test_settings};
+pub use app::{
+    TestApp, send_json, spawn_app, spawn_app_on, spawn_app_with, spawn_node_beside, test_settings,
+};
 pub use calls::{Case, add_member, check_cases, create_org, error_of, event, ids, post_n, walk};
 pub use cluster::PrivateCluster;
 pub use db::{TestDb, admin_conn};
