@@ -10,6 +10,7 @@ pub mod facts;
 pub mod memory;
 pub mod rate;
 pub mod registry;
+mod spill;
 pub mod spool;
 pub mod writer;
 
@@ -17,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::domain::{EventId, PendingEvent, ProjectId};
+use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;
 use memory::MemoryCap;
 use spool::Spilled;
@@ -261,117 +262,6 @@ impl ProjectShared {
     /// The node's durable spool, if any.
     pub fn spool(&self) -> Option<&spool::Spool> {
         self.spool.as_ref()
-    }
-
-    /// Events pushed out of the buffer to make room — by a newer one when the buffer is
-    /// full, or by the node's memory cap — under the buffer lock: those the spool holds are
-    /// **spilled** (kept only there, at the back of the spilled queue, read back later); the
-    /// others (no spool, or their segment deleted at `spool_max_bytes`) are handed back, for
-    /// the caller to count as dropped and release.
-    fn spill_out(&self, held: &mut Held, victims: Vec<PendingEvent>) -> Vec<PendingEvent> {
-        let Some(spool) = &self.spool else {
-            return victims;
-        };
-        if victims.is_empty() {
-            return victims;
-        }
-        let locs = spool.spill(victims.iter().map(|e| e.id));
-        let mut dropped = Vec::new();
-        for (event, at) in victims.into_iter().zip(locs) {
-            match at {
-                Some(at) => held.spilled.push_back(Spilled { id: event.id, at }),
-                None => dropped.push(event),
-            }
-        }
-        dropped
-    }
-
-    /// Events of a batch in flight that could not be written (a transient failure after
-    /// every retry) go back to the spool as spilled, at the front of the queue (they are the
-    /// oldest): answers, for each, whether it did (the spool holds it). The others are still
-    /// in flight, for the caller to count.
-    pub fn respill(&self, ids: &[EventId]) -> Vec<bool> {
-        let Some(spool) = &self.spool else {
-            return vec![false; ids.len()];
-        };
-        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let locs = spool.spill(ids.iter().copied());
-        let back: Vec<Spilled> = ids
-            .iter()
-            .zip(&locs)
-            .filter_map(|(id, at)| {
-                Some(Spilled {
-                    id: *id,
-                    at: (*at)?,
-                })
-            })
-            .collect();
-        self.counters
-            .in_flight
-            .fetch_sub(back.len() as u64, Ordering::Relaxed);
-        for s in back.into_iter().rev() {
-            held.spilled.push_front(s);
-        }
-        locs.iter().map(Option::is_some).collect()
-    }
-
-    /// Spills every buffered event the spool holds (shutdown with the database
-    /// unreachable: they stay in the spool for the next start); the others stay buffered.
-    /// Returns how many were spilled.
-    pub fn spill_buffered(&self) -> usize {
-        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let all = held.events.take_all();
-        let before = held.spilled.len();
-        let bytes: u64 = all.iter().map(|e| e.footprint() as u64).sum();
-        let kept = self.spill_out(&mut held, all);
-        let kept_bytes: u64 = kept.iter().map(|e| e.footprint() as u64).sum();
-        for e in kept {
-            held.events.push(e);
-        }
-        self.forget_bytes(bytes - kept_bytes);
-        held.spilled.len() - before
-    }
-
-    /// `n` spilled events of the batch in flight could not be read back (their segment was
-    /// deleted at `spool_max_bytes` meanwhile): dropped, `dropped_spool_full`.
-    pub fn lost(&self, n: usize) {
-        let _held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let c = &self.counters;
-        c.dropped_spool_full.fetch_add(n as u64, Ordering::Relaxed);
-        c.in_flight.fetch_sub(n as u64, Ordering::Relaxed);
-    }
-
-    /// The spool deleted segments `seqs` at `spool_max_bytes`: the spilled events they held
-    /// are gone, counted `dropped_spool_full`. Returns how many.
-    pub fn drop_lost(&self, seqs: &[u64]) -> usize {
-        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let before = held.spilled.len();
-        held.spilled.retain(|s| !seqs.contains(&s.at.seq));
-        let gone = before - held.spilled.len();
-        self.counters
-            .dropped_spool_full
-            .fetch_add(gone as u64, Ordering::Relaxed);
-        gone
-    }
-
-    /// Takes in events a previous run spooled (replay), as spilled events, counted accepted;
-    /// `Ok(Err(spilled))` (not counted) when this entry's writer stopped idle.
-    pub fn adopt(&self, spilled: Vec<Spilled>) -> Result<Result<(), Vec<Spilled>>, ProjectDeleted> {
-        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        if self.deleted.load(Ordering::Relaxed) {
-            if let Some(spool) = &self.spool {
-                spool.release(spilled.iter().map(|s| s.id));
-            }
-            return Err(ProjectDeleted);
-        }
-        if self.stopped.load(Ordering::Relaxed) {
-            return Ok(Err(spilled));
-        }
-        self.counters
-            .accepted
-            .fetch_add(spilled.len() as u64, Ordering::Relaxed);
-        held.spilled.extend(spilled);
-        Ok(Ok(()))
     }
 
     /// Appends accepted events (drop-oldest), counting them and their bytes; returns the

@@ -253,7 +253,7 @@ async fn flush(
                     let unwritten = Unwritten {
                         ids,
                         error: e.to_string(),
-                        respill: true,
+                        respill: !shared.is_deleted(),
                     };
                     give_back(&shared, &batch, 0, 0, Some(unwritten))
                 }
