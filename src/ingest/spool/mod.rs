@@ -14,7 +14,7 @@
 //!   ([`Spool::spill`]): they stay only in their segments, each known by where its record is
 //!   ([`Spilled`], about 100 bytes of index per event), and the writer reads them back
 //!   ([`Spool::read`]) a batch at a time, oldest first.
-//! - At `spool_max_bytes` the oldest segments are deleted ([`Spool::make_room`]): the spilled
+//! - At `spool_max_bytes` the oldest segments are deleted (`Spool::make_room`): the spilled
 //!   events they held are lost (the registry's handler, [`Spool::on_lost`], counts them
 //!   `dropped_spool_full` in their projects); those still in memory stay buffered.
 //! - On start, [`Spool::open`] indexes every segment (stopping at a torn tail) without keeping
