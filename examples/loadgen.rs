@@ -102,7 +102,8 @@ fn event(i: u64) -> Vec<u8> {
     serde_json::to_vec(&body).expect("serializable")
 }
 
-/// Events stored and still buffered, summed over every project the server reports.
+/// Events stored and still pending (buffered, or spilled to the durable spool), summed over
+/// every project the server reports.
 async fn stored(client: &reqwest::Client, url: &str) -> Option<(u64, u64)> {
     let text = client
         .get(format!("{url}/metrics"))
@@ -121,7 +122,7 @@ async fn stored(client: &reqwest::Client, url: &str) -> Option<(u64, u64)> {
     };
     Some((
         sum("mesher_events_stored_total"),
-        sum("mesher_events_buffered"),
+        sum("mesher_events_buffered") + sum("mesher_events_spilled"),
     ))
 }
 

@@ -123,15 +123,16 @@ impl Application {
         if let Some(warning) = metrics_warning(&settings) {
             tracing::warn!("{warning}");
         }
-        // The durable spool, when configured: opened (and read back) before anything is
-        // accepted; what a previous run left is replayed once the writers exist.
+        // The durable spool, when configured: opened (and indexed) before anything is
+        // accepted; what a previous run left is replayed, as spilled events, once the
+        // writers exist.
         let (spool, spooled) = match &settings.writer.spool_dir {
             Some(dir) => {
                 let (spool, records) = ingest::spool::Spool::open(dir, &settings.writer)
                     .with_context(|| format!("opening writer.spool_dir = {}", dir.display()))?;
                 (Some(spool), records)
             }
-            None => (None, Vec::new()),
+            None => (None, Default::default()),
         };
         // The live stream: the writers' facts → this node's NOTIFY publisher; this node's
         // LISTEN → the loader → the hub's subscribers (docs/architecture.md, "The live stream").
@@ -188,16 +189,7 @@ impl Application {
             actix::Supervisor::start(move |_| NodeRun::new(pool, registry, node, wait))
         };
         let document = http::openapi::document();
-        if let Some(spool) = spool {
-            actix_rt::spawn(ingest::spool::replay::replay(
-                registry.clone(),
-                pool.clone(),
-                spool,
-                spooled,
-                settings.writer.batch_size,
-                settings.writer.buffer_capacity,
-            ));
-        }
+        ingest::spool::replay::replay(&registry, spooled);
         let state = actix_web::web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),

@@ -44,7 +44,7 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_events_dropped_total",
-                "Accepted events dropped: reason=buffer_full (drop-oldest), memory_cap (writer.max_buffered_bytes), flush_failed, invalid or project_deleted."
+                "Accepted events dropped: reason=buffer_full (drop-oldest), memory_cap (writer.max_buffered_bytes), flush_failed, invalid, project_deleted or spool_full (spilled events whose spool segment was deleted at writer.spool_max_bytes)."
             );
             metrics::describe_gauge!(
                 "mesher_buffered_bytes",
@@ -98,6 +98,10 @@ impl Default for Metrics {
                 "mesher_events_buffered",
                 "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
             );
+            metrics::describe_gauge!(
+                "mesher_events_spilled",
+                "Accepted events held only in the durable spool (spilled out of a full buffer or the memory cap, given back by a failed batch, or replayed), waiting to be read back."
+            );
             // The durable spool (writer.spool_dir), node-wide; absent without it.
             metrics::describe_gauge!(
                 "mesher_spool_bytes",
@@ -125,7 +129,19 @@ impl Default for Metrics {
             );
             metrics::describe_counter!(
                 "mesher_spool_evicted_events_total",
-                "Spooled events whose segment was deleted at writer.spool_max_bytes (drop-oldest): still buffered and stored as usual, but no longer safe from a crash."
+                "Spooled events whose segment was deleted at writer.spool_max_bytes (drop-oldest) while they were in memory: still buffered and stored as usual, but no longer safe from a crash."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_spilled_lost_total",
+                "Spilled events (held only in the spool) whose segment was deleted at writer.spool_max_bytes: dropped, reason=spool_full."
+            );
+            metrics::describe_gauge!(
+                "mesher_spool_replay_pending",
+                "Events a previous run left in the spool not yet stored or dropped by this one."
+            );
+            metrics::describe_counter!(
+                "mesher_spool_already_stored_total",
+                "Events read back from the spool that the database already held (not written again)."
             );
         });
         Self { recorder, handle }
@@ -191,6 +207,10 @@ impl Metrics {
                     .absolute(s.dropped_invalid);
                 metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "project_deleted")
                     .absolute(s.dropped_project_deleted);
+                metrics::counter!("mesher_events_dropped_total", "project_id" => p.clone(), "reason" => "spool_full")
+                    .absolute(s.dropped_spool_full);
+                metrics::gauge!("mesher_events_spilled", "project_id" => p.clone())
+                    .set(s.spilled as f64);
                 metrics::counter!("mesher_events_rejected_total", "project_id" => p.clone())
                     .absolute(s.rejected);
                 metrics::counter!("mesher_events_rate_limited_total", "project_id" => p.clone())
@@ -209,6 +229,9 @@ impl Metrics {
                 metrics::counter!("mesher_spool_fsyncs_total").absolute(s.fsyncs);
                 metrics::counter!("mesher_spool_refused_events_total").absolute(s.refused);
                 metrics::counter!("mesher_spool_evicted_events_total").absolute(s.evicted);
+                metrics::counter!("mesher_spool_spilled_lost_total").absolute(s.spilled_lost);
+                metrics::gauge!("mesher_spool_replay_pending").set(s.replay_pending as f64);
+                metrics::counter!("mesher_spool_already_stored_total").absolute(s.already_stored);
             }
         });
         self.handle.render()

@@ -19,7 +19,8 @@ use crate::ingest::CounterSnapshot;
 /// restart, and with several nodes each node counts only the events it received itself (the
 /// same numbers as its `/metrics`). They satisfy `accepted = stored + dropped_buffer_full +
 /// dropped_memory_cap + dropped_flush_failed + dropped_invalid + dropped_project_deleted +
-/// buffered`; `rejected` events were never accepted and are not in that sum.
+/// dropped_spool_full + buffered + spilled`; `rejected` events were never accepted and are
+/// not in that sum.
 ///
 /// `issues` and `events_stored_total` come from the database: the project's whole history,
 /// whichever process stored it.
@@ -41,11 +42,18 @@ pub struct ProjectStats {
     /// Accepted events still buffered when the project was deleted (always 0 while it
     /// exists; kept so the sum above is complete).
     pub dropped_project_deleted: u64,
+    /// Accepted events held only in the durable spool (spilled) whose segment was deleted at
+    /// `writer.spool_max_bytes` (always 0 without the spool).
+    pub dropped_spool_full: u64,
     /// Events refused as invalid (answered 400, or listed in a batch's `rejected`); never
     /// accepted.
     pub rejected: u64,
     /// Accepted events not yet stored or dropped: in the buffer or in the batch being written.
     pub buffered: u64,
+    /// Accepted events held only in the durable spool (spilled out of a full buffer or the
+    /// memory cap, given back by a batch that could not be written, or replayed at start),
+    /// waiting to be read back and stored (always 0 without the spool).
+    pub spilled: u64,
     /// Times the project's storage writer was restarted after a crash.
     pub writer_restarts: u64,
     /// Issues of the project (rows of the issues table).
@@ -65,8 +73,10 @@ impl ProjectStats {
             dropped_flush_failed: c.dropped_flush_failed,
             dropped_invalid: c.dropped_invalid,
             dropped_project_deleted: c.dropped_project_deleted,
+            dropped_spool_full: c.dropped_spool_full,
             rejected: c.rejected,
             buffered: c.buffered,
+            spilled: c.spilled,
             writer_restarts: c.writer_restarts,
             issues,
             events_stored_total,

@@ -127,7 +127,11 @@ mod tests {
 
     fn messages(p: &ProjectShared) -> Vec<String> {
         let buffer = p.buffer.lock().unwrap();
-        buffer.iter().map(|e| e.message().to_owned()).collect()
+        buffer
+            .events
+            .iter()
+            .map(|e| e.message().to_owned())
+            .collect()
     }
 
     #[test]

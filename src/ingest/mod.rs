@@ -10,15 +10,18 @@ pub mod facts;
 pub mod memory;
 pub mod rate;
 pub mod registry;
+mod spill;
 pub mod spool;
 pub mod writer;
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::domain::{PendingEvent, ProjectId};
 use buffer::DropOldest;
 use memory::MemoryCap;
+use spool::Spilled;
 
 pub use facts::FactsBus;
 pub use registry::WriterRegistry;
@@ -29,9 +32,10 @@ pub use registry::WriterRegistry;
 /// counting where it stopped.
 ///
 /// Invariant: `accepted = stored + dropped_buffer_full + dropped_memory_cap +
-/// dropped_flush_failed + dropped_invalid + dropped_project_deleted + buffered + in_flight`
-/// (the last two are the buffer length and the batch being written); see
-/// docs/architecture.md, “Accounting”.
+/// dropped_flush_failed + dropped_invalid + dropped_project_deleted + dropped_spool_full +
+/// buffered + in_flight + spilled` (buffered and spilled are the lengths of the buffer and of
+/// the spilled queue, in_flight the batch being written); see docs/architecture.md,
+/// “Accounting”.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub accepted: AtomicU64,
@@ -45,6 +49,9 @@ pub struct Counters {
     pub dropped_invalid: AtomicU64,
     /// Accepted events still buffered (or in flight) when the project was deleted.
     pub dropped_project_deleted: AtomicU64,
+    /// Spilled events (held only in the durable spool) whose segment was deleted at
+    /// `writer.spool_max_bytes`.
+    pub dropped_spool_full: AtomicU64,
     pub rejected: AtomicU64,
     pub in_flight: AtomicU64,
     /// Times the project's writer was restarted after a crash.
@@ -55,8 +62,9 @@ pub struct Counters {
 
 impl Counters {
     /// A copy of the counters, with `buffer_len` events in the buffer (the batch in flight
-    /// is added). Consistent only when taken under the buffer lock, or when idle.
-    pub fn snapshot(&self, buffer_len: u64) -> CounterSnapshot {
+    /// is added) and `spilled` in the spilled queue. Consistent only when taken under the
+    /// buffer lock, or when idle.
+    pub fn snapshot(&self, buffer_len: u64, spilled: u64) -> CounterSnapshot {
         CounterSnapshot {
             accepted: self.accepted.load(Ordering::Relaxed),
             stored: self.stored.load(Ordering::Relaxed),
@@ -65,8 +73,10 @@ impl Counters {
             dropped_flush_failed: self.dropped_flush_failed.load(Ordering::Relaxed),
             dropped_invalid: self.dropped_invalid.load(Ordering::Relaxed),
             dropped_project_deleted: self.dropped_project_deleted.load(Ordering::Relaxed),
+            dropped_spool_full: self.dropped_spool_full.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             buffered: buffer_len + self.in_flight.load(Ordering::Relaxed),
+            spilled,
             writer_restarts: self.writer_restarts.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
         }
@@ -83,8 +93,11 @@ pub struct CounterSnapshot {
     pub dropped_flush_failed: u64,
     pub dropped_invalid: u64,
     pub dropped_project_deleted: u64,
+    pub dropped_spool_full: u64,
     pub rejected: u64,
     pub buffered: u64,
+    /// Accepted events held only in the durable spool (spilled), waiting to be read back.
+    pub spilled: u64,
     pub writer_restarts: u64,
     pub rate_limited: u64,
 }
@@ -97,12 +110,53 @@ impl CounterSnapshot {
             + self.dropped_flush_failed
             + self.dropped_invalid
             + self.dropped_project_deleted
+            + self.dropped_spool_full
     }
 
     /// The accounting invariant: every accepted event is stored, dropped (counted by
-    /// reason) or still buffered (docs/architecture.md, “Accounting”).
+    /// reason), still buffered, or spilled (docs/architecture.md, “Accounting”).
     pub fn is_accounted(&self) -> bool {
-        self.accepted == self.stored + self.dropped() + self.buffered
+        self.accepted == self.stored + self.dropped() + self.buffered + self.spilled
+    }
+}
+
+/// A project's events in memory, and its spilled ones: held only in the durable spool,
+/// oldest first, all older than the buffered ones (what a full buffer or the memory cap
+/// pushed out, and what a failed batch gave back). One lock for both, so an event moves
+/// between them, and its counters, in one critical section.
+#[derive(Debug)]
+pub struct Held {
+    pub events: DropOldest<PendingEvent>,
+    pub spilled: VecDeque<Spilled>,
+}
+
+impl Held {
+    fn new(capacity: usize) -> Self {
+        Self {
+            events: DropOldest::new(capacity),
+            spilled: VecDeque::new(),
+        }
+    }
+}
+
+/// A batch taken into flight: spilled events (read back from the spool by the flush) when
+/// any are waiting, being the oldest, else buffered ones.
+#[derive(Debug)]
+pub enum Taken {
+    Events(Vec<PendingEvent>),
+    Spilled(Vec<Spilled>),
+}
+
+impl Taken {
+    pub fn len(&self) -> usize {
+        match self {
+            Taken::Events(e) => e.len(),
+            Taken::Spilled(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -112,7 +166,7 @@ impl CounterSnapshot {
 #[derive(Debug)]
 pub struct ProjectShared {
     pub project_id: ProjectId,
-    pub buffer: Mutex<DropOldest<PendingEvent>>,
+    pub buffer: Mutex<Held>,
     pub counters: Arc<Counters>,
     /// A flush (a spawned task) is running.
     pub flushing: AtomicBool,
@@ -157,7 +211,7 @@ impl ProjectShared {
                 ))
             }),
             project_id,
-            buffer: Mutex::new(DropOldest::new(capacity)),
+            buffer: Mutex::new(Held::new(capacity)),
             counters: Arc::default(),
             flushing: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
@@ -205,12 +259,9 @@ impl ProjectShared {
         }
     }
 
-    /// Events pushed out of a buffer to make room — by a newer one when the buffer is full,
-    /// or by the node's memory cap — already counted as dropped by the caller, under the
-    /// buffer lock. Every eviction goes through here: today they are released from the spool
-    /// like any event accounted for; a spool that spills would keep them on disk instead.
-    pub fn evicted(&self, events: &[PendingEvent]) {
-        self.release(events);
+    /// The node's durable spool, if any.
+    pub fn spool(&self) -> Option<&spool::Spool> {
+        self.spool.as_ref()
     }
 
     /// Appends accepted events (drop-oldest), counting them and their bytes; returns the
@@ -220,7 +271,7 @@ impl ProjectShared {
     pub fn push(&self, events: Vec<PendingEvent>) -> Result<Pushed, ProjectDeleted> {
         let n = events.len() as u64;
         let added: u64 = events.iter().map(|e| e.footprint() as u64).sum();
-        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         if self.deleted.load(Ordering::Relaxed) {
             return Err(ProjectDeleted);
         }
@@ -229,19 +280,21 @@ impl ProjectShared {
         }
         let mut evicted = Vec::new();
         for event in events {
-            evicted.extend(buffer.push_evicting(event));
+            evicted.extend(held.events.push_evicting(event));
         }
+        let evicted_bytes = evicted.iter().map(|e| e.footprint() as u64).sum();
+        let dropped = self.spill_out(&mut held, evicted);
         // Counted under the lock, so a reader that also takes the lock sees both or neither.
         self.counters.accepted.fetch_add(n, Ordering::Relaxed);
         self.counters
             .dropped_buffer_full
-            .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+            .fetch_add(dropped.len() as u64, Ordering::Relaxed);
         self.bytes.fetch_add(added, Ordering::Relaxed);
         self.memory.add(added);
-        self.forget_bytes(evicted.iter().map(|e| e.footprint() as u64).sum());
-        let len = buffer.len();
-        drop(buffer);
-        self.evicted(&evicted);
+        self.forget_bytes(evicted_bytes);
+        let len = held.events.len();
+        drop(held);
+        self.release(&dropped);
         Ok(Ok(len))
     }
 
@@ -249,16 +302,17 @@ impl ProjectShared {
     /// deleted (checked under the buffer lock, so a concurrent push either lands before and
     /// keeps it running, or finds it stopped and goes to a fresh entry); frees the buffer.
     pub fn stop_if_idle(&self) -> bool {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         if self.deleted.load(Ordering::Relaxed)
             || self.stopped.load(Ordering::Relaxed)
-            || !buffer.is_empty()
+            || !held.events.is_empty()
+            || !held.spilled.is_empty()
             || self.counters.in_flight.load(Ordering::Relaxed) > 0
         {
             return false;
         }
         self.stopped.store(true, Ordering::Relaxed);
-        *buffer = DropOldest::new(buffer.capacity());
+        *held = Held::new(held.events.capacity());
         true
     }
 
@@ -267,48 +321,54 @@ impl ProjectShared {
         self.stopped.load(Ordering::Relaxed)
     }
 
-    /// Drops the oldest buffered events for the node's memory cap, counted as
-    /// `dropped_memory_cap`: at least one (if any is buffered), and more until `want` bytes
-    /// are freed or freeing another would go past `limit` bytes. Returns how many events and
-    /// bytes went.
+    /// Takes the oldest buffered events out of memory for the node's memory cap: at least
+    /// one (if any is buffered), and more until `want` bytes are freed or freeing another
+    /// would go past `limit` bytes. With the spool they are spilled; those it does not hold
+    /// are dropped, counted as `dropped_memory_cap`. Returns how many events were dropped,
+    /// and the bytes freed.
     pub fn shed(&self, want: u64, limit: u64) -> (u64, u64) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let (mut gone, mut freed) = (Vec::new(), 0u64);
         while freed < want {
-            let Some(next) = buffer.oldest().map(|e| e.footprint() as u64) else {
+            let Some(next) = held.events.oldest().map(|e| e.footprint() as u64) else {
                 break;
             };
             if !gone.is_empty() && freed + next > limit {
                 break;
             }
-            gone.extend(buffer.pop_oldest());
+            gone.extend(held.events.pop_oldest());
             freed += next;
         }
+        let dropped = self.spill_out(&mut held, gone);
         self.counters
             .dropped_memory_cap
-            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+            .fetch_add(dropped.len() as u64, Ordering::Relaxed);
         self.forget_bytes(freed);
-        drop(buffer);
-        self.evicted(&gone);
-        (gone.len() as u64, freed)
+        drop(held);
+        self.release(&dropped);
+        (dropped.len() as u64, freed)
     }
 
     /// Marks the project deleted and drops what it buffers, counted as
     /// `dropped_project_deleted` (a batch in flight is counted so when it finishes); returns
     /// how many events were dropped now.
     pub fn retire(&self) -> u64 {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         self.deleted.store(true, Ordering::Relaxed);
-        let gone = buffer.take_all();
-        let dropped = gone.len() as u64;
+        let gone = held.events.take_all();
+        let spilled = std::mem::take(&mut held.spilled);
+        let dropped = (gone.len() + spilled.len()) as u64;
         self.forget_bytes(self.bytes.load(Ordering::Relaxed));
         // A new, empty buffer: the memory of the old one goes back now.
-        *buffer = DropOldest::new(buffer.capacity());
+        *held = Held::new(held.events.capacity());
         self.counters
             .dropped_project_deleted
             .fetch_add(dropped, Ordering::Relaxed);
-        drop(buffer);
+        drop(held);
         self.release(&gone);
+        if let Some(spool) = &self.spool {
+            spool.release(spilled.iter().map(|s| s.id));
+        }
         dropped
     }
 
@@ -337,10 +397,29 @@ impl ProjectShared {
         result
     }
 
-    /// Takes up to `max` of the oldest buffered events into flight.
-    pub fn take(&self, max: usize) -> Vec<PendingEvent> {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let batch = buffer.take(max);
+    /// Takes up to `max` of the oldest events into flight: spilled ones while any are
+    /// waiting (they are the oldest), else buffered ones.
+    pub fn take(&self, max: usize) -> Taken {
+        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if held.spilled.is_empty() {
+            return Taken::Events(self.take_locked(&mut held, max));
+        }
+        let n = max.min(held.spilled.len());
+        let batch: Vec<Spilled> = held.spilled.drain(..n).collect();
+        self.counters
+            .in_flight
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Taken::Spilled(batch)
+    }
+
+    /// Takes up to `max` of the oldest buffered events into flight (not spilled ones).
+    pub fn take_buffered(&self, max: usize) -> Vec<PendingEvent> {
+        let mut held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        self.take_locked(&mut held, max)
+    }
+
+    fn take_locked(&self, held: &mut Held, max: usize) -> Vec<PendingEvent> {
+        let batch = held.events.take(max);
         self.forget_bytes(batch.iter().map(|e| e.footprint() as u64).sum());
         self.counters
             .in_flight
@@ -353,7 +432,7 @@ impl ProjectShared {
     /// `dropped_project_deleted`).
     pub fn finish(&self, stored: usize, failed: usize, invalid: usize) {
         // Under the buffer lock, so a snapshot never sees a batch both in flight and stored.
-        let _buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let c = &self.counters;
         c.stored.fetch_add(stored as u64, Ordering::Relaxed);
         let dropped = if self.deleted.load(Ordering::Relaxed) {
@@ -370,13 +449,24 @@ impl ProjectShared {
 
     /// Events buffered now.
     pub fn buffered(&self) -> usize {
-        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.buffer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events
+            .len()
+    }
+
+    /// Events waiting for the writer: buffered and spilled.
+    pub fn waiting(&self) -> usize {
+        let held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        held.events.len() + held.spilled.len()
     }
 
     /// A consistent copy of the counters (buffered includes the batch in flight).
     pub fn snapshot(&self) -> CounterSnapshot {
-        let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        self.counters.snapshot(buffer.len() as u64)
+        let held = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        self.counters
+            .snapshot(held.events.len() as u64, held.spilled.len() as u64)
     }
 }
 

@@ -86,7 +86,7 @@ impl WriterRegistry {
         let arbiters = (0..arbiters.max(1))
             .map(|_| Arbiter::new().handle())
             .collect();
-        Self {
+        let registry = Self {
             inner: Arc::new(Inner {
                 writers: DashMap::new(),
                 totals: DashMap::new(),
@@ -99,6 +99,33 @@ impl WriterRegistry {
                 spool,
                 facts,
             }),
+        };
+        if let Some(spool) = &registry.inner.spool {
+            // Segments deleted at spool_max_bytes: their spilled events are lost.
+            let inner = Arc::downgrade(&registry.inner);
+            spool.on_lost(move |seqs| {
+                if let Some(inner) = inner.upgrade() {
+                    inner.drop_lost(seqs);
+                }
+            });
+        }
+        registry
+    }
+
+    /// Takes in what a previous run left in the spool: each project's events come back as
+    /// spilled events (counted accepted), which its writer reads back a batch at a time, so
+    /// a big spool costs its index, not its events, in memory. A project deleted on this
+    /// node meanwhile (not possible at start) has them released.
+    pub fn adopt(&self, replay: super::spool::Replay) {
+        for (project_id, mut spilled) in replay {
+            loop {
+                let handle = self.handle(project_id);
+                match handle.shared.adopt(spilled) {
+                    Ok(Ok(())) => break,
+                    Ok(Err(back)) => spilled = back,
+                    Err(ProjectDeleted) => break,
+                }
+            }
         }
     }
 
@@ -333,7 +360,7 @@ impl WriterRegistry {
             return h.shared.snapshot();
         }
         let counters = self.inner.totals.get(&project_id).map(|c| c.clone());
-        counters.map(|c| c.snapshot(0)).unwrap_or_default()
+        counters.map(|c| c.snapshot(0, 0)).unwrap_or_default()
     }
 
     /// Every known project's counters, whether its writer runs or stopped idle.
@@ -378,6 +405,21 @@ impl WriterRegistry {
 }
 
 impl Inner {
+    /// The spool deleted segments `seqs` at `writer.spool_max_bytes`: every project drops
+    /// the spilled events they held, counted `dropped_spool_full`.
+    fn drop_lost(&self, seqs: &[u64]) {
+        let projects: Vec<Arc<ProjectShared>> =
+            self.writers.iter().map(|h| h.shared.clone()).collect();
+        let lost: usize = projects.iter().map(|p| p.drop_lost(seqs)).sum();
+        if lost > 0 {
+            crate::log_limited!(
+                warn,
+                events = lost,
+                "spool at writer.spool_max_bytes: its oldest segments deleted, with spilled events only they held (dropped, spool_full)"
+            );
+        }
+    }
+
     /// Takes an idle writer's entry out of the map, if it is still `shared`'s and nothing is
     /// buffered or in flight (re-checked under the entry's lock, then the buffer's; a push
     /// racing with it either lands first and keeps the writer, or is handed back and starts

@@ -12,6 +12,7 @@
 //! docs/architecture.md, “In the writer” and “Supervision and restarts”). The task does its own accounting
 //! (stored or dropped) and clears the in-flight flag, whatever happens to the actor.
 
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,8 +22,9 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use rand::Rng;
 
-use super::ProjectShared;
 use super::facts::FactsBus;
+use super::spool::Spilled;
+use super::{ProjectShared, Taken};
 use crate::config::WriterSettings;
 use crate::db::failure::Failure;
 use crate::db::{self, DbError, DbPool};
@@ -138,7 +140,7 @@ impl StorageWriter {
     /// only when a whole batch is waiting (the timer flushes partial batches).
     fn maybe_flush(&self, ctx: &mut Context<Self>, full_only: bool) {
         let shared = &self.shared;
-        if full_only && shared.buffered() < self.settings.batch_size {
+        if full_only && shared.waiting() < self.settings.batch_size {
             return;
         }
         if shared.flushing.swap(true, Ordering::AcqRel) {
@@ -160,7 +162,7 @@ impl StorageWriter {
         // connected (its supervisor would restart it).
         let me = ctx.address().downgrade();
         actix::spawn(async move {
-            task.await;
+            let _ = task.await;
             // The actor may be restarting or gone; the batch is accounted for either way.
             if let Some(me) = me.upgrade() {
                 let _ = me.try_send(FlushDone);
@@ -168,7 +170,10 @@ impl StorageWriter {
         });
     }
 
-    /// Flushes until the buffer and the flight are empty (shutdown).
+    /// Flushes until the buffer, the spilled events and the flight are empty (shutdown). A
+    /// batch that goes back to the spool (the database unreachable) ends that: what is
+    /// buffered and in the spool is spilled, left for the next start to replay, and only
+    /// what the spool does not hold is still written (or dropped after its retries).
     fn drain(&self) -> impl Future<Output = ()> + 'static {
         let (shared, pool, settings, facts) = (
             self.shared.clone(),
@@ -177,18 +182,23 @@ impl StorageWriter {
             self.facts.clone(),
         );
         async move {
+            let mut gave_up = false;
             loop {
                 // Wait for a running flush task to finish, then take the flight ourselves.
                 if shared.flushing.swap(true, Ordering::AcqRel) {
                     actix_rt::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
-                let batch = shared.take(settings.batch_size);
+                let batch = if gave_up {
+                    Taken::Events(shared.take_buffered(settings.batch_size))
+                } else {
+                    shared.take(settings.batch_size)
+                };
                 if batch.is_empty() {
                     shared.flushing.store(false, Ordering::Release);
                     return;
                 }
-                flush(
+                let returned = flush(
                     shared.clone(),
                     pool.clone(),
                     settings.clone(),
@@ -196,37 +206,206 @@ impl StorageWriter {
                     batch,
                 )
                 .await;
+                if returned > 0 && !gave_up {
+                    gave_up = true;
+                    let spilled = shared.spill_buffered();
+                    tracing::warn!(project_id = %shared.project_id, spilled,
+                        "the database is unreachable at shutdown; the project's events stay in the spool for the next start");
+                }
             }
         }
     }
 }
 
-/// Writes one batch and accounts for every event of it; always clears `flushing`.
+/// Writes one batch and accounts for every event of it; always clears `flushing`. Spilled
+/// events are read back from the spool first (those whose record is gone are dropped,
+/// `dropped_spool_full`) and checked against the database (one found stored, its commit
+/// having happened before a crash or its answer lost, is counted stored and not written
+/// again). With the spool on, what still fails after the retries for a transient reason
+/// goes back to the spool, spilled, instead of being dropped. Returns how many did.
 async fn flush(
     shared: Arc<ProjectShared>,
     pool: DbPool,
     settings: WriterSettings,
     facts: FactsBus,
+    taken: Taken,
+) -> usize {
+    let returned = match taken {
+        Taken::Events(batch) => write(&shared, &pool, &settings, &facts, batch).await,
+        Taken::Spilled(spilled) => {
+            let batch = read_back(&shared, spilled).await;
+            match already_stored(&pool, &settings, &shared, &batch).await {
+                Ok(found) => {
+                    let (done, rest): (Vec<PendingEvent>, Vec<PendingEvent>) = batch
+                        .into_iter()
+                        .partition(|e| found.contains(&e.id.uuid()));
+                    if !done.is_empty() {
+                        if let Some(spool) = shared.spool() {
+                            spool.note_already_stored(done.len() as u64);
+                        }
+                        shared.finish(done.len(), 0, 0);
+                        shared.release(&done);
+                    }
+                    write(&shared, &pool, &settings, &facts, rest).await
+                }
+                Err(e) => {
+                    let ids: Vec<EventId> = batch.iter().map(|e| e.id).collect();
+                    let unwritten = Unwritten {
+                        ids,
+                        error: e.to_string(),
+                        respill: !shared.is_deleted(),
+                    };
+                    give_back(&shared, &batch, 0, 0, Some(unwritten))
+                }
+            }
+        }
+    };
+    shared.flushing.store(false, Ordering::Release);
+    returned
+}
+
+/// Reads spilled events back from the spool (off the async threads); those that cannot be
+/// read (their segment deleted at `spool_max_bytes` since they were taken) are dropped,
+/// counted `dropped_spool_full`.
+async fn read_back(shared: &ProjectShared, spilled: Vec<Spilled>) -> Vec<PendingEvent> {
+    let n = spilled.len();
+    let read = match shared.spool() {
+        Some(spool) => {
+            let spool = spool.clone();
+            tokio::task::spawn_blocking(move || spool.read(&spilled))
+                .await
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let events: Vec<PendingEvent> = read.into_iter().flatten().collect();
+    if events.len() < n {
+        crate::log_limited!(warn, project_id = %shared.project_id, events = n - events.len(),
+            "spilled events could not be read back (their spool segment was deleted at writer.spool_max_bytes); dropped");
+        shared.lost(n - events.len());
+    }
+    events
+}
+
+/// The ids of `batch` already in the database, with the usual retries.
+async fn already_stored(
+    pool: &DbPool,
+    settings: &WriterSettings,
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+) -> Result<HashSet<uuid::Uuid>, DbError> {
+    let (Some(from), Some(to)) = (
+        batch.iter().map(|e| e.received_at).min(),
+        batch.iter().map(|e| e.received_at).max(),
+    ) else {
+        return Ok(HashSet::new());
+    };
+    let ids: Vec<uuid::Uuid> = batch.iter().map(|e| e.id.uuid()).collect();
+    let mut attempt = 0;
+    loop {
+        let found = async {
+            let mut conn = connect(pool, settings).await?;
+            db::events::existing_ids(&mut conn, shared.project_id, &ids, from, to).await
+        }
+        .await;
+        match found {
+            Ok(found) => return Ok(found.into_iter().collect()),
+            Err(e) if retryable(&e, attempt, settings, shared) => {
+                attempt += 1;
+                actix_rt::time::sleep(backoff(settings, attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether a failed attempt is tried again.
+fn retryable(e: &DbError, attempt: u32, settings: &WriterSettings, shared: &ProjectShared) -> bool {
+    attempt < settings.max_retries
+        && !shared.is_deleted()
+        && matches!(e.failure(), Failure::Transient | Failure::Other)
+}
+
+/// Writes `batch` (events in memory, taken into flight) and accounts for each; returns how
+/// many went back to the spool.
+async fn write(
+    shared: &Arc<ProjectShared>,
+    pool: &DbPool,
+    settings: &WriterSettings,
+    facts: &FactsBus,
     batch: Vec<PendingEvent>,
-) {
+) -> usize {
+    if batch.is_empty() {
+        return 0;
+    }
     let n = batch.len();
     let project_id = shared.project_id;
     let mut tally = Tally::default();
-    let outcome = AssertUnwindSafe(store(&pool, &settings, &shared, &facts, &batch, &mut tally))
+    let outcome = AssertUnwindSafe(store(pool, settings, shared, facts, &batch, &mut tally))
         .catch_unwind()
         .await;
     if outcome.is_err() {
         tracing::error!(%project_id, events = n, "flush panicked; the rest of the batch dropped");
+        tally.unwritten = None;
     }
     if let Some(error) = &tally.invalid_error {
         tracing::error!(%project_id, events = tally.invalid.len(), ids = ?tally.invalid, %error,
             "the database refused these events; dropped as invalid, the rest of the batch stored");
     }
-    // Whatever a panic left unaccounted for is dropped as failed.
-    let failed = n - tally.stored - tally.invalid.len();
-    shared.finish(tally.stored, failed, tally.invalid.len());
-    shared.release(&batch);
-    shared.flushing.store(false, Ordering::Release);
+    give_back(
+        shared,
+        &batch,
+        tally.stored,
+        tally.invalid.len(),
+        tally.unwritten,
+    )
+}
+
+/// Accounts for a finished batch: `stored` and `invalid` of it, and the `unwritten` ones —
+/// back to the spool when the failure allows it and the spool holds them, else dropped as
+/// failed (so is whatever a panic left unaccounted for). Releases from the spool every event
+/// accounted for. Returns how many went back to the spool.
+fn give_back(
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+    stored: usize,
+    invalid: usize,
+    unwritten: Option<Unwritten>,
+) -> usize {
+    let project_id = shared.project_id;
+    let mut returned = HashSet::new();
+    if let Some(u) = &unwritten {
+        if u.respill {
+            let back = shared.respill(&u.ids);
+            returned = u
+                .ids
+                .iter()
+                .zip(back)
+                .filter(|(_, b)| *b)
+                .map(|(id, _)| *id)
+                .collect();
+        }
+        let dropped = u.ids.len() - returned.len();
+        if !returned.is_empty() {
+            crate::log_limited!(warn, %project_id, events = returned.len(), dropped, error = %u.error,
+                "flush failed after retries; the events went back to the spool");
+        } else if !u.respill {
+            tracing::info!(%project_id, events = dropped, error = %u.error, "project deleted; its batch in flight is dropped");
+        } else {
+            crate::log_limited!(error, %project_id, events = dropped, error = %u.error, "flush failed after retries; dropped");
+        }
+    }
+    let failed = batch.len() - stored - invalid - returned.len();
+    shared.finish(stored, failed, invalid);
+    if let Some(spool) = shared.spool() {
+        spool.release(
+            batch
+                .iter()
+                .map(|e| e.id)
+                .filter(|id| !returned.contains(id)),
+        );
+    }
+    returned.len()
 }
 
 /// What became of a batch's events so far.
@@ -237,13 +416,25 @@ struct Tally {
     invalid: Vec<EventId>,
     /// The error that refused the first of them.
     invalid_error: Option<String>,
+    /// The events not written when a failure ended the batch.
+    unwritten: Option<Unwritten>,
+}
+
+/// Events of a batch left unwritten by a failure.
+#[derive(Debug)]
+struct Unwritten {
+    /// Oldest first.
+    ids: Vec<EventId>,
+    error: String,
+    /// A transient failure (not the project gone): they may go back to the spool.
+    respill: bool,
 }
 
 /// Stores `batch`, isolating the rows the database refuses: a data error splits the part
 /// that caused it in halves, each written on its own, down to the single offending events,
 /// so one bad event costs about 2·log2(batch) statements and nothing else. Transient errors
 /// are retried (with backoff) on the part they hit; a part that still fails, and all
-/// parts after it, are left unaccounted for (the caller drops them as failed).
+/// parts after it, are left unwritten (`tally.unwritten`: the caller spills or drops them).
 ///
 /// Each part that commits hands its facts to `facts` right after the commit (a `try_send`
 /// per consumer: it never waits, and a consumer's trouble costs no event).
@@ -255,7 +446,6 @@ async fn store(
     batch: &[PendingEvent],
     tally: &mut Tally,
 ) {
-    let project_id = shared.project_id;
     let mut parts = vec![batch];
     while let Some(part) = parts.pop() {
         let e = match write_with_retries(pool, settings, shared, part).await {
@@ -277,12 +467,15 @@ async fn store(
                 tally.invalid_error.get_or_insert_with(|| e.to_string());
             }
             failure => {
-                let left = part.len() + parts.iter().map(|p| p.len()).sum::<usize>();
-                if failure == Failure::ProjectGone || shared.is_deleted() {
-                    tracing::info!(%project_id, events = left, error = %e, "project deleted; its batch in flight is dropped");
-                } else {
-                    crate::log_limited!(error, %project_id, events = left, error = %e, "flush failed after retries; dropped");
-                }
+                let ids = std::iter::once(part)
+                    .chain(parts.iter().rev().copied())
+                    .flat_map(|p| p.iter().map(|e| e.id))
+                    .collect();
+                tally.unwritten = Some(Unwritten {
+                    ids,
+                    error: e.to_string(),
+                    respill: failure != Failure::ProjectGone && !shared.is_deleted(),
+                });
                 return;
             }
         }
@@ -316,11 +509,7 @@ async fn write_with_retries(
         match write_once(pool, settings, shared, batch).await {
             Ok(facts) => return Ok(facts),
             // A deleted project's batch is not retried (`flush` counts it as such).
-            Err(e)
-                if attempt < settings.max_retries
-                    && !shared.is_deleted()
-                    && matches!(e.failure(), Failure::Transient | Failure::Other) =>
-            {
+            Err(e) if retryable(&e, attempt, settings, shared) => {
                 attempt += 1;
                 let wait = backoff(settings, attempt);
                 crate::log_limited!(warn, project_id = %shared.project_id, attempt, ?wait, error = %e, "flush failed; retrying");
@@ -331,6 +520,17 @@ async fn write_with_retries(
     }
 }
 
+/// A pooled connection, waiting at most `acquire_timeout` when one is set.
+async fn connect<'p>(
+    pool: &'p DbPool,
+    settings: &WriterSettings,
+) -> Result<db::DbConn<'p>, DbError> {
+    Ok(match settings.acquire_timeout {
+        Some(wait) => db::get_within(pool, wait).await?,
+        None => pool.get().await?,
+    })
+}
+
 /// One attempt; a batch that finds a day without its partition creates it and goes again
 /// (that is not a failure, so it does not use up a retry).
 async fn write_once(
@@ -339,10 +539,7 @@ async fn write_once(
     shared: &ProjectShared,
     batch: &[PendingEvent],
 ) -> Result<BatchFacts, DbError> {
-    let mut conn = match settings.acquire_timeout {
-        Some(wait) => db::get_within(pool, wait).await?,
-        None => pool.get().await?,
-    };
+    let mut conn = connect(pool, settings).await?;
     match db::events::write_batch(&mut conn, shared.project_id, batch).await {
         Err(e) if db::events::is_missing_partition(&e) => {
             for day in db::events::batch_days(batch) {

@@ -111,7 +111,8 @@ pub fn totals(registry: &WriterRegistry) -> RunTotals {
             accepted: t.accepted + s.accepted as i64,
             stored: t.stored + s.stored as i64,
             dropped: t.dropped + s.dropped() as i64,
-            buffered: t.buffered + s.buffered as i64,
+            // Spilled events are as pending as buffered ones (and in the spool too).
+            buffered: t.buffered + (s.buffered + s.spilled) as i64,
         })
 }
 

@@ -32,6 +32,7 @@ mod projects;
 mod revocation;
 mod sdk;
 mod sentry;
+mod spill;
 mod spool;
 mod stats;
 mod storable;

@@ -13,13 +13,13 @@ use crate::helpers::{
     spawn_app_with,
 };
 
-fn spool_dir(name: &str) -> PathBuf {
+pub(crate) fn spool_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mesher-spool-{name}-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn segments(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn segments(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -76,7 +76,7 @@ struct Counts {
 
 /// How many times each of `ids` is stored, in total, and how many issues of the project have
 /// a `times_seen` different from their stored events.
-async fn check(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
+pub(crate) async fn check(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
     use diesel_async::RunQueryDsl;
     let mut conn = db.conn().await;
     // One statement, so both counts see the same rows.
@@ -99,7 +99,7 @@ async fn check(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i
 }
 
 /// Waits until all of `ids` are stored (or 30 s), then checks them.
-async fn settled(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
+pub(crate) async fn settled(db: &TestDb, p: &TestProject, ids: &[uuid::Uuid]) -> (i64, i64, i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let c = check(db, p, ids).await;
@@ -250,7 +250,7 @@ async fn replay_skips_stored_events_and_ignores_a_torn_tail() {
 }
 
 /// A node-wide series of `GET /metrics` text (panics when absent).
-fn series(text: &str, name: &str) -> u64 {
+pub(crate) fn series(text: &str, name: &str) -> u64 {
     text.lines()
         .find(|l| l.split(' ').next() == Some(name))
         .and_then(|l| l.rsplit(' ').next())

@@ -31,8 +31,10 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         "dropped_flush_failed",
         "dropped_invalid",
         "dropped_project_deleted",
+        "dropped_spool_full",
         "rejected",
         "buffered",
+        "spilled",
         "writer_restarts",
         "issues",
         "events_stored_total",
@@ -80,6 +82,8 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
         ("dropped_flush_failed", 0),
         ("dropped_invalid", 0),
         ("dropped_project_deleted", 0),
+        ("dropped_spool_full", 0),
+        ("spilled", 0),
         ("writer_restarts", 0),
         ("issues", 2),
         ("events_stored_total", 5),
@@ -94,7 +98,9 @@ async fn stats_count_what_was_accepted_stored_and_rejected() {
             + u(&stats, "dropped_flush_failed")
             + u(&stats, "dropped_invalid")
             + u(&stats, "dropped_project_deleted")
-            + u(&stats, "buffered"),
+            + u(&stats, "dropped_spool_full")
+            + u(&stats, "buffered")
+            + u(&stats, "spilled"),
         "{stats}"
     );
 

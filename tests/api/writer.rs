@@ -258,13 +258,15 @@ async fn a_crashed_writer_restarts_and_other_projects_lose_nothing() {
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         let t = Instant::now();
         post_n(&app, &a.key, 1, "after").await;
-        let s = app.settle(a.id, 1).await;
+        // A restarted writer flushes on its timer (100 ms in tests); without a writer the
+        // event would stay buffered for good. The bound is generous for a loaded machine.
+        let s = app.settle(a.id, 10).await;
         (s, t.elapsed())
     };
     let (sent_b, (s, took)) = futures_util::future::join(bystander, crash).await;
     assert_eq!(s.writer_restarts, 1, "{s:?}");
-    assert_eq!(s.stored, 2, "stored within 1 s of the restart: {s:?}");
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(s.stored, 2, "stored after the restart: {s:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
     let sb = app.assert_accounted(b.id).await;
     assert_eq!((sb.accepted, sb.stored), (sent_b, sent_b));
     app.assert_accounted(a.id).await;

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::{Segment, Shared};
+use super::{Loc, Owned, Segment, Shared};
 use crate::domain::EventId;
 
 /// Requests queued before senders wait (their HTTP workers block until there is room).
@@ -20,6 +20,8 @@ const QUEUE: usize = 4096;
 pub(super) struct Request {
     pub bytes: Vec<u8>,
     pub ids: Vec<EventId>,
+    /// The length of each event's frame in `bytes`, in the order of `ids`.
+    pub frames: Vec<u32>,
     pub done: tokio::sync::oneshot::Sender<Result<(), super::SpoolError>>,
 }
 
@@ -92,7 +94,9 @@ fn write_group(
         roll(shared, open)?;
     }
     let o = open.as_mut().expect("rolled");
+    let mut starts = Vec::with_capacity(group.len());
     for r in group {
+        starts.push(o.size);
         o.file.write_all(&r.bytes)?;
         o.size += r.bytes.len() as u64;
     }
@@ -104,14 +108,21 @@ fn write_group(
         .appended
         .fetch_add(events as u64, Ordering::Relaxed);
     let mut state = shared.lock();
-    for r in group {
+    for (r, start) in group.iter().zip(starts) {
         let n = r.bytes.len() as u64;
         state.total_bytes += n;
         let segment = state.segments.entry(o.seq).or_default();
         segment.outstanding += r.ids.len();
         segment.bytes += n;
-        for id in &r.ids {
-            state.owner.insert(*id, o.seq);
+        let mut offset = start;
+        for (id, len) in r.ids.iter().zip(&r.frames) {
+            let at = Loc {
+                seq: o.seq,
+                offset,
+                len: *len,
+            };
+            state.owner.insert(*id, Owned::new(at));
+            offset += u64::from(*len);
         }
     }
     Ok(())

@@ -88,28 +88,49 @@ fn parse_payload(payload: &[u8]) -> Option<Record> {
     }
 }
 
+/// A record read from a segment, with where its frame is: `offset` from the start of the
+/// file, `len` bytes long (header included), so it can be read again on its own
+/// ([`decode_one`]).
+#[derive(Debug)]
+pub struct Located {
+    pub record: Record,
+    pub offset: u64,
+    pub len: u32,
+}
+
 /// What a segment holds: its whole records, and whether it ended in a torn or corrupt frame
 /// (everything from that frame on is ignored).
 #[derive(Debug, Default)]
 pub struct Decoded {
-    pub records: Vec<Record>,
+    pub records: Vec<Located>,
     pub torn: bool,
 }
 
 /// Decodes every whole, intact record of `bytes`, in order.
 pub fn decode(bytes: &[u8]) -> Decoded {
     let mut out = Decoded::default();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let Some(record) = next(rest) else {
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let Some((record, len)) = next(&bytes[offset..]) else {
             out.torn = true;
             break;
         };
-        let (record, len) = record;
-        out.records.push(record);
-        rest = &rest[HEADER + len..];
+        let frame = HEADER + len;
+        out.records.push(Located {
+            record,
+            offset: offset as u64,
+            len: frame as u32,
+        });
+        offset += frame;
     }
     out
+}
+
+/// The record of one whole frame (`bytes` is exactly the frame), if it is intact.
+pub fn decode_one(bytes: &[u8]) -> Option<Record> {
+    next(bytes)
+        .filter(|(_, len)| HEADER + len == bytes.len())
+        .map(|(r, _)| r)
 }
 
 fn next(bytes: &[u8]) -> Option<(Record, usize)> {
@@ -153,10 +174,16 @@ mod tests {
         let d = decode(&bytes);
         assert!(!d.torn);
         assert_eq!(d.records.len(), 2);
-        let r = &d.records[1];
+        let r = &d.records[1].record;
         assert_eq!((r.project_id, r.event.id), (p, b.id));
         assert_eq!(r.event.received_at, b.received_at);
         assert_eq!(r.event, b);
+        // Each frame read on its own gives its record back; a frame cut short gives none.
+        let second = &d.records[1];
+        let frame = &bytes[second.offset as usize..][..second.len as usize];
+        assert_eq!(decode_one(frame).unwrap().event, b);
+        assert!(decode_one(&frame[..frame.len() - 1]).is_none());
+        assert_eq!(second.offset, d.records[0].len as u64);
     }
 
     /// A segment written before the compact buffer (version 1: the typed event as JSON) is
@@ -182,7 +209,10 @@ mod tests {
         fresh.id = id;
         let d = decode(&bytes);
         assert_eq!((d.records.len(), d.torn), (1, false));
-        assert_eq!((d.records[0].project_id, &d.records[0].event), (p, &fresh));
+        assert_eq!(
+            (d.records[0].record.project_id, &d.records[0].record.event),
+            (p, &fresh)
+        );
 
         let mut v3 = Vec::new();
         encode(p, &fresh, &mut v3);
