@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod alerts;
+pub mod copy;
 pub mod event_queries;
 pub mod events;
 pub mod failure;

@@ -24,6 +24,7 @@ use rand::Rng;
 use super::ProjectShared;
 use super::facts::FactsBus;
 use crate::config::WriterSettings;
+use crate::db::copy::CopyPool;
 use crate::db::failure::Failure;
 use crate::db::{self, DbError, DbPool};
 use crate::domain::{BatchFacts, EventId, PendingEvent};
@@ -31,7 +32,7 @@ use crate::domain::{BatchFacts, EventId, PendingEvent};
 /// The writer of one project.
 pub struct StorageWriter {
     shared: Arc<ProjectShared>,
-    pool: DbPool,
+    pool: Pools,
     settings: WriterSettings,
     /// Where the facts of each committed batch go (never waited on).
     facts: FactsBus,
@@ -84,6 +85,14 @@ impl IdleStop {
     }
 }
 
+/// The connections a writer uses: diesel's pool, and the pool it `COPY`s the events rows
+/// through when `writer.copy_events` is on (`db/copy.rs`).
+#[derive(Clone)]
+pub struct Pools {
+    pub pool: DbPool,
+    pub copy: Option<CopyPool>,
+}
+
 impl StorageWriter {
     pub fn new(
         shared: Arc<ProjectShared>,
@@ -93,13 +102,19 @@ impl StorageWriter {
     ) -> Self {
         Self {
             shared,
-            pool,
+            pool: Pools { pool, copy: None },
             settings,
             facts,
             timer: None,
             idle: None,
             _alive: None,
         }
+    }
+
+    /// The same, sending the events rows by `COPY` through `copy` (when given).
+    pub fn with_copy(mut self, copy: Option<CopyPool>) -> Self {
+        self.pool.copy = copy;
+        self
     }
 
     /// The same, counted in `alive` and stopping when idle as `idle` says.
@@ -135,7 +150,9 @@ impl StorageWriter {
     }
 
     /// Starts a flush task if none is running and anything is buffered. With `full_only`,
-    /// only when a whole batch is waiting (the timer flushes partial batches).
+    /// only when a whole batch is waiting (the timer flushes partial batches). The batch
+    /// takes everything buffered up to [`WriterSettings::batch_cap`]: it grows with the
+    /// backlog, while a quiet project's batches stay small and prompt.
     fn maybe_flush(&self, ctx: &mut Context<Self>, full_only: bool) {
         let shared = &self.shared;
         if full_only && shared.buffered() < self.settings.batch_size {
@@ -144,7 +161,7 @@ impl StorageWriter {
         if shared.flushing.swap(true, Ordering::AcqRel) {
             return; // one batch at a time; FlushDone will look again
         }
-        let batch = shared.take(self.settings.batch_size);
+        let batch = shared.take(self.settings.batch_cap());
         if batch.is_empty() {
             shared.flushing.store(false, Ordering::Release);
             return;
@@ -183,7 +200,7 @@ impl StorageWriter {
                     actix_rt::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
-                let batch = shared.take(settings.batch_size);
+                let batch = shared.take(settings.batch_cap());
                 if batch.is_empty() {
                     shared.flushing.store(false, Ordering::Release);
                     return;
@@ -204,7 +221,7 @@ impl StorageWriter {
 /// Writes one batch and accounts for every event of it; always clears `flushing`.
 async fn flush(
     shared: Arc<ProjectShared>,
-    pool: DbPool,
+    pool: Pools,
     settings: WriterSettings,
     facts: FactsBus,
     batch: Vec<PendingEvent>,
@@ -248,7 +265,7 @@ struct Tally {
 /// Each part that commits hands its facts to `facts` right after the commit (a `try_send`
 /// per consumer: it never waits, and a consumer's trouble costs no event).
 async fn store(
-    pool: &DbPool,
+    pool: &Pools,
     settings: &WriterSettings,
     shared: &ProjectShared,
     facts: &FactsBus,
@@ -306,7 +323,7 @@ pub fn backoff(settings: &WriterSettings, attempt: u32) -> Duration {
 }
 
 async fn write_with_retries(
-    pool: &DbPool,
+    pool: &Pools,
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
@@ -334,25 +351,52 @@ async fn write_with_retries(
 /// One attempt; a batch that finds a day without its partition creates it and goes again
 /// (that is not a failure, so it does not use up a retry).
 async fn write_once(
-    pool: &DbPool,
+    pools: &Pools,
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
 ) -> Result<BatchFacts, DbError> {
-    let mut conn = match settings.acquire_timeout {
-        Some(wait) => db::get_within(pool, wait).await?,
-        None => pool.get().await?,
-    };
-    match db::events::write_batch(&mut conn, shared.project_id, batch).await {
+    match write_batch(pools, settings, shared, batch).await {
         Err(e) if db::events::is_missing_partition(&e) => {
+            let mut conn = diesel_conn(&pools.pool, settings).await?;
             for day in db::events::batch_days(batch) {
                 db::partitions::ensure_range(&mut conn, day, day).await?;
             }
+            drop(conn);
             tracing::info!(project_id = %shared.project_id, "created a missing partition");
-            db::events::write_batch(&mut conn, shared.project_id, batch).await
+            write_batch(pools, settings, shared, batch).await
         }
         other => other,
     }
+}
+
+/// Writes the batch by `COPY` (`writer.copy_events`) or by `INSERT`.
+async fn write_batch(
+    pools: &Pools,
+    settings: &WriterSettings,
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+) -> Result<BatchFacts, DbError> {
+    match &pools.copy {
+        Some(copy) => {
+            let mut client = db::copy::get_within(copy, settings.acquire_timeout).await?;
+            db::copy::write_batch(&mut client, shared.project_id, batch).await
+        }
+        None => {
+            let mut conn = diesel_conn(&pools.pool, settings).await?;
+            db::events::write_batch(&mut conn, shared.project_id, batch).await
+        }
+    }
+}
+
+async fn diesel_conn<'a>(
+    pool: &'a DbPool,
+    settings: &WriterSettings,
+) -> Result<db::DbConn<'a>, DbError> {
+    Ok(match settings.acquire_timeout {
+        Some(wait) => db::get_within(pool, wait).await?,
+        None => pool.get().await?,
+    })
 }
 
 impl Actor for StorageWriter {
