@@ -11,7 +11,8 @@
 //!
 //! Errors are turned into diesel's [`DatabaseErrorKind`] and message (from the SQLSTATE), so
 //! the writer tells transient failures, bad rows and a deleted project apart the same way
-//! on both paths (`db/failure.rs`). Measured gain: docs/benchmarks.md, “Profile”.
+//! on both paths (`db/failure.rs`). Measured gain: docs/benchmarks.md, “Profile: instructions
+//! per event”.
 
 use std::pin::pin;
 use std::time::Duration;
