@@ -136,7 +136,16 @@ pub struct WriterSettings {
     /// `ingest::memory`); over it, the largest buffers drop their oldest events.
     #[serde(default = "default_max_buffered_bytes")]
     pub max_buffered_bytes: u64,
+    /// A flush starts when this many events are buffered (or on the timer).
     pub batch_size: usize,
+    /// While a backlog exists a batch takes up to this many events (at least `batch_size`
+    /// whatever this says; 0 or anything below it: batches never grow past `batch_size`).
+    #[serde(default = "default_max_batch_size")]
+    pub max_batch_size: usize,
+    /// Send the events rows by binary `COPY` over a tokio-postgres connection (`db/copy.rs`);
+    /// false: `INSERT … FROM unnest` through diesel.
+    #[serde(default = "default_true")]
+    pub copy_events: bool,
     pub flush_interval_ms: u64,
     pub max_retries: u32,
     pub retry_base_ms: u64,
@@ -187,6 +196,21 @@ pub enum SpoolFsync {
 
 fn default_max_buffered_bytes() -> u64 {
     128 << 20
+}
+
+impl WriterSettings {
+    /// The most events one batch takes: `max_batch_size`, and never less than `batch_size`.
+    pub fn batch_cap(&self) -> usize {
+        self.max_batch_size.max(self.batch_size)
+    }
+}
+
+fn default_max_batch_size() -> usize {
+    2000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_idle_stop_secs() -> u64 {
@@ -381,6 +405,12 @@ impl Settings {
         if w.batch_size == 0 || w.batch_size > 5000 {
             return Err(invalid("writer.batch_size", "must be between 1 and 5000"));
         }
+        if w.max_batch_size > 5000 {
+            return Err(invalid(
+                "writer.max_batch_size",
+                "must be at most 5000 (0: batches of writer.batch_size)",
+            ));
+        }
         if w.buffer_capacity < w.batch_size {
             return Err(invalid(
                 "writer.buffer_capacity",
@@ -523,6 +553,10 @@ mod tests {
         assert_eq!(s.writer.buffer_capacity, 10_000);
         assert_eq!(s.writer.max_buffered_bytes, 128 << 20);
         assert_eq!(s.writer.idle_stop_secs, 300);
+        assert_eq!(
+            (s.writer.max_batch_size, s.writer.copy_events),
+            (2000, true)
+        );
         assert_eq!(s.partitions.days_ahead, 7);
         assert_eq!(s.partitions.retention_days, 90);
         assert_eq!(s.log.format, LogFormat::Pretty);
@@ -574,6 +608,10 @@ mod tests {
                 Box::new(|s| s.http.public_url = "example.com".into()),
             ),
             ("writer.batch_size", Box::new(|s| s.writer.batch_size = 0)),
+            (
+                "writer.max_batch_size",
+                Box::new(|s| s.writer.max_batch_size = 5001),
+            ),
             (
                 "stream.heartbeat_secs",
                 Box::new(|s| s.stream.heartbeat_secs = 0),

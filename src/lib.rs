@@ -108,6 +108,17 @@ impl Application {
             .await
             .context("connecting to the database")?;
 
+        // The writers' COPY connections (db/copy.rs), unless `writer.copy_events` is off.
+        let copy = if settings.writer.copy_events {
+            Some(
+                db::copy::build_pool(&settings.database)
+                    .await
+                    .context("setting up the COPY connections")?,
+            )
+        } else {
+            None
+        };
+
         let partitions =
             PartitionMaintainer::new(pool.clone(), settings.partitions.clone(), clock.clone())
                 .start();
@@ -182,7 +193,8 @@ impl Application {
             settings.writer.arbiters,
             spool.clone(),
             facts,
-        );
+        )
+        .with_copy(copy);
         let node_run = {
             let (pool, registry) = (pool.clone(), registry.clone());
             let (node, wait) = (settings.node.clone(), settings.acquire_timeout());

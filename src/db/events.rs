@@ -34,7 +34,7 @@ use crate::domain::{
 };
 
 /// One issue's share of a batch.
-struct IssueAgg<'a> {
+pub(super) struct IssueAgg<'a> {
     /// The fingerprint's components, as JSON text.
     components: &'a str,
     title: &'a str,
@@ -70,25 +70,25 @@ fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
 }
 
 #[derive(diesel::QueryableByName)]
-struct UpsertedIssue {
+pub(super) struct UpsertedIssue {
     #[diesel(sql_type = SqlUuid)]
-    id: IssueId,
+    pub id: IssueId,
     #[diesel(sql_type = Text)]
-    fingerprint_hash: String,
+    pub fingerprint_hash: String,
     #[diesel(sql_type = Bool)]
-    created: bool,
+    pub created: bool,
     /// The status the batch found (the upsert does not change it).
     #[diesel(sql_type = Text)]
-    status: IssueStatus,
+    pub status: IssueStatus,
     #[diesel(sql_type = BigInt)]
-    times_seen: i64,
+    pub times_seen: i64,
     #[diesel(sql_type = Text)]
-    level: Level,
+    pub level: Level,
     #[diesel(sql_type = Timestamptz)]
-    last_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
 }
 
-const UPSERT_ISSUES: &str = "\
+pub(super) const UPSERT_ISSUES: &str = "\
 INSERT INTO issues (id, project_id, fingerprint_hash, fingerprint, title, culprit, level,
                     first_seen, last_seen, times_seen)
 SELECT u.id, $1, u.hash, u.fp, u.title, u.culprit, u.level, u.first_seen, u.last_seen, u.n
@@ -108,15 +108,15 @@ ON CONFLICT (project_id, fingerprint_hash) DO UPDATE SET
 RETURNING id, fingerprint_hash, (xmax = 0) AS created, status, times_seen, level, last_seen";
 
 /// Reopens the issues the upsert found resolved (rows this transaction already locks).
-const REOPEN_ISSUES: &str = "\
+pub(super) const REOPEN_ISSUES: &str = "\
 UPDATE issues SET status = 'unresolved', updated_at = now()
 WHERE id = ANY($1) AND status = 'resolved'
 RETURNING id";
 
 #[derive(diesel::QueryableByName)]
-struct ReopenedIssue {
+pub(super) struct ReopenedIssue {
     #[diesel(sql_type = SqlUuid)]
-    id: IssueId,
+    pub id: IssueId,
 }
 
 const INSERT_EVENTS: &str = "\
@@ -134,6 +134,66 @@ FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::timestamp
           environment, server_name, transaction, logger, tags, exception, breadcrumbs,
           user_data, contexts, extra)";
 
+/// The issues a batch touches, one array per column of [`UPSERT_ISSUES`] ($2…$10), in
+/// fingerprint order.
+pub(super) struct IssueColumns<'a> {
+    pub ids: Vec<IssueId>,
+    pub hashes: Vec<&'a str>,
+    pub fps: Vec<JsonText<'a>>,
+    pub titles: Vec<&'a str>,
+    pub culprits: Vec<Option<&'a str>>,
+    pub levels: Vec<&'static str>,
+    pub firsts: Vec<DateTime<Utc>>,
+    pub lasts: Vec<DateTime<Utc>>,
+    pub counts: Vec<i64>,
+}
+
+impl<'a> IssueColumns<'a> {
+    pub fn of(batch: &'a [PendingEvent]) -> Self {
+        let issues = aggregate(batch);
+        let n = issues.len();
+        let mut c = IssueColumns {
+            ids: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            fps: Vec::with_capacity(n),
+            titles: Vec::with_capacity(n),
+            culprits: Vec::with_capacity(n),
+            levels: Vec::with_capacity(n),
+            firsts: Vec::with_capacity(n),
+            lasts: Vec::with_capacity(n),
+            counts: Vec::with_capacity(n),
+        };
+        for (hash, agg) in issues {
+            c.ids.push(IssueId::new());
+            c.hashes.push(hash);
+            c.fps.push(JsonText(agg.components));
+            c.titles.push(agg.title);
+            c.culprits.push(agg.culprit);
+            c.levels.push(agg.level.as_str());
+            c.firsts.push(agg.first_seen);
+            c.lasts.push(agg.last_seen);
+            c.counts.push(agg.count);
+        }
+        c
+    }
+}
+
+/// The issue of each event of `batch`, from what the upsert returned.
+pub(super) fn issue_ids(
+    batch: &[PendingEvent],
+    upserted: &[UpsertedIssue],
+) -> Result<Vec<IssueId>, diesel::result::Error> {
+    let issue_of: HashMap<&str, IssueId> = upserted
+        .iter()
+        .map(|u| (u.fingerprint_hash.as_str(), u.id))
+        .collect();
+    batch
+        .iter()
+        .map(|e| issue_of.get(e.fingerprint_hash()).copied())
+        .collect::<Option<_>>()
+        .ok_or(diesel::result::Error::NotFound)
+}
+
 /// Stores `batch` (all of `project_id`) in one transaction: issues upserted, events inserted.
 /// Returns what the committed batch did ([`BatchFacts`]).
 pub async fn write_batch(
@@ -147,33 +207,7 @@ pub async fn write_batch(
             issues: Vec::new(),
         });
     }
-    let issues = aggregate(batch);
-    let n = issues.len();
-    let (mut ids, mut hashes, mut fps, mut titles, mut culprits, mut levels) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut firsts, mut lasts, mut counts) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for (hash, agg) in &issues {
-        ids.push(IssueId::new());
-        hashes.push(*hash);
-        fps.push(JsonText(agg.components));
-        titles.push(agg.title);
-        culprits.push(agg.culprit);
-        levels.push(agg.level.as_str());
-        firsts.push(agg.first_seen);
-        lasts.push(agg.last_seen);
-        counts.push(agg.count);
-    }
-
+    let issues = IssueColumns::of(batch);
     let m = batch.len();
     let mut cols = EventColumns::with_capacity(m);
     for e in batch {
@@ -184,27 +218,19 @@ pub async fn write_batch(
     conn.transaction(async |conn| {
         let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
             .bind::<SqlUuid, _>(project_id)
-            .bind::<Array<SqlUuid>, _>(&ids)
-            .bind::<Array<Text>, _>(&hashes)
-            .bind::<Array<Jsonb>, _>(&fps)
-            .bind::<Array<Text>, _>(&titles)
-            .bind::<Array<Nullable<Text>>, _>(&culprits)
-            .bind::<Array<Text>, _>(&levels)
-            .bind::<Array<Timestamptz>, _>(&firsts)
-            .bind::<Array<Timestamptz>, _>(&lasts)
-            .bind::<Array<BigInt>, _>(&counts)
+            .bind::<Array<SqlUuid>, _>(&issues.ids)
+            .bind::<Array<Text>, _>(&issues.hashes)
+            .bind::<Array<Jsonb>, _>(&issues.fps)
+            .bind::<Array<Text>, _>(&issues.titles)
+            .bind::<Array<Nullable<Text>>, _>(&issues.culprits)
+            .bind::<Array<Text>, _>(&issues.levels)
+            .bind::<Array<Timestamptz>, _>(&issues.firsts)
+            .bind::<Array<Timestamptz>, _>(&issues.lasts)
+            .bind::<Array<BigInt>, _>(&issues.counts)
             .load(conn)
             .await?;
         let reopened = reopen_resolved(conn, &upserted).await?;
-        let issue_of: HashMap<&str, IssueId> = upserted
-            .iter()
-            .map(|u| (u.fingerprint_hash.as_str(), u.id))
-            .collect();
-        let issue_ids: Vec<IssueId> = batch
-            .iter()
-            .map(|e| issue_of.get(e.fingerprint_hash()).copied())
-            .collect::<Option<_>>()
-            .ok_or(diesel::result::Error::NotFound)?;
+        let issue_ids = issue_ids(batch, &upserted)?;
         committed = Some((upserted, reopened));
         diesel::sql_query(INSERT_EVENTS)
             .bind::<SqlUuid, _>(project_id)
@@ -257,7 +283,7 @@ async fn reopen_resolved(
 }
 
 /// The facts of a committed batch: each upserted issue with its new state and its events.
-fn facts(
+pub(super) fn facts(
     project_id: ProjectId,
     batch: &[PendingEvent],
     upserted: Vec<UpsertedIssue>,

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod activity;
 pub mod alerts;
 pub mod audit;
+pub mod copy;
 pub mod deliveries;
 pub mod event_queries;
 pub mod events;

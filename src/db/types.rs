@@ -53,3 +53,22 @@ impl ToSql<diesel::sql_types::Jsonb, Pg> for JsonText<'_> {
         Ok(IsNull::No)
     }
 }
+
+/// The same for tokio-postgres, which the writer's binary COPY uses (`db/copy.rs`).
+impl tokio_postgres::types::ToSql for JsonText<'_> {
+    fn to_sql(
+        &self,
+        _: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&[1]);
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        *ty == tokio_postgres::types::Type::JSONB
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}

@@ -26,6 +26,7 @@ use super::writer::{Alive, Crash, Drain, IdleStop, Retire, StorageWriter, Wake};
 use super::{CounterSnapshot, Counters, ProjectDeleted, ProjectShared};
 use crate::config::WriterSettings;
 use crate::db::DbPool;
+use crate::db::copy::CopyPool;
 use crate::domain::PendingEvent;
 
 /// A project's writer and what it shares; no writer once the project is deleted (dropping
@@ -45,6 +46,8 @@ struct Inner {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     pool: DbPool,
+    /// Where writers `COPY` the events rows (`writer.copy_events`), when set.
+    copy: Option<CopyPool>,
     settings: WriterSettings,
     spool: Option<Spool>,
     /// Where writers hand the facts of each committed batch.
@@ -94,6 +97,7 @@ impl WriterRegistry {
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 pool,
+                copy: None,
                 memory: Arc::new(MemoryCap::new(settings.max_buffered_bytes)),
                 settings,
                 spool,
@@ -129,11 +133,20 @@ impl WriterRegistry {
         }
     }
 
+    /// The same, its writers sending the events rows by `COPY` through `copy` (call before
+    /// the registry is cloned or used).
+    pub fn with_copy(mut self, copy: Option<CopyPool>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.copy = copy;
+        }
+        self
+    }
+
     fn start(&self, shared: Arc<ProjectShared>) -> Addr<StorageWriter> {
         let i = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         let arbiter = &self.inner.arbiters[i % self.inner.arbiters.len()];
         let (pool, settings) = (self.inner.pool.clone(), self.inner.settings.clone());
-        let facts = self.inner.facts.clone();
+        let (facts, copy) = (self.inner.facts.clone(), self.inner.copy.clone());
         let alive = Alive::new(&self.inner.alive);
         let idle = (settings.idle_stop_secs > 0).then(|| {
             let (inner, shared) = (Arc::downgrade(&self.inner), shared.clone());
@@ -145,7 +158,9 @@ impl WriterRegistry {
             IdleStop::new(Duration::from_secs(settings.idle_stop_secs), Box::new(reap))
         });
         Supervisor::start_in_arbiter(arbiter, move |_| {
-            StorageWriter::new(shared, pool, settings, facts).with_lifecycle(alive, idle)
+            StorageWriter::new(shared, pool, settings, facts)
+                .with_copy(copy)
+                .with_lifecycle(alive, idle)
         })
     }
 

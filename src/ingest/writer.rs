@@ -26,6 +26,7 @@ use super::facts::FactsBus;
 use super::spool::Spilled;
 use super::{ProjectShared, Taken};
 use crate::config::WriterSettings;
+use crate::db::copy::CopyPool;
 use crate::db::failure::Failure;
 use crate::db::{self, DbError, DbPool};
 use crate::domain::{BatchFacts, EventId, PendingEvent};
@@ -33,7 +34,7 @@ use crate::domain::{BatchFacts, EventId, PendingEvent};
 /// The writer of one project.
 pub struct StorageWriter {
     shared: Arc<ProjectShared>,
-    pool: DbPool,
+    pool: Pools,
     settings: WriterSettings,
     /// Where the facts of each committed batch go (never waited on).
     facts: FactsBus,
@@ -86,6 +87,14 @@ impl IdleStop {
     }
 }
 
+/// The connections a writer uses: diesel's pool, and the pool it `COPY`s the events rows
+/// through when `writer.copy_events` is on (`db/copy.rs`).
+#[derive(Clone)]
+pub struct Pools {
+    pub pool: DbPool,
+    pub copy: Option<CopyPool>,
+}
+
 impl StorageWriter {
     pub fn new(
         shared: Arc<ProjectShared>,
@@ -95,13 +104,19 @@ impl StorageWriter {
     ) -> Self {
         Self {
             shared,
-            pool,
+            pool: Pools { pool, copy: None },
             settings,
             facts,
             timer: None,
             idle: None,
             _alive: None,
         }
+    }
+
+    /// The same, sending the events rows by `COPY` through `copy` (when given).
+    pub fn with_copy(mut self, copy: Option<CopyPool>) -> Self {
+        self.pool.copy = copy;
+        self
     }
 
     /// The same, counted in `alive` and stopping when idle as `idle` says.
@@ -137,7 +152,9 @@ impl StorageWriter {
     }
 
     /// Starts a flush task if none is running and anything is buffered. With `full_only`,
-    /// only when a whole batch is waiting (the timer flushes partial batches).
+    /// only when a whole batch is waiting (the timer flushes partial batches). The batch
+    /// takes everything buffered up to [`WriterSettings::batch_cap`]: it grows with the
+    /// backlog, while a quiet project's batches stay small and prompt.
     fn maybe_flush(&self, ctx: &mut Context<Self>, full_only: bool) {
         let shared = &self.shared;
         if full_only && shared.waiting() < self.settings.batch_size {
@@ -146,7 +163,7 @@ impl StorageWriter {
         if shared.flushing.swap(true, Ordering::AcqRel) {
             return; // one batch at a time; FlushDone will look again
         }
-        let batch = shared.take(self.settings.batch_size);
+        let batch = shared.take(self.settings.batch_cap());
         if batch.is_empty() {
             shared.flushing.store(false, Ordering::Release);
             return;
@@ -190,9 +207,9 @@ impl StorageWriter {
                     continue;
                 }
                 let batch = if gave_up {
-                    Taken::Events(shared.take_buffered(settings.batch_size))
+                    Taken::Events(shared.take_buffered(settings.batch_cap()))
                 } else {
-                    shared.take(settings.batch_size)
+                    shared.take(settings.batch_cap())
                 };
                 if batch.is_empty() {
                     shared.flushing.store(false, Ordering::Release);
@@ -225,7 +242,7 @@ impl StorageWriter {
 /// goes back to the spool, spilled, instead of being dropped. Returns how many did.
 async fn flush(
     shared: Arc<ProjectShared>,
-    pool: DbPool,
+    pool: Pools,
     settings: WriterSettings,
     facts: FactsBus,
     taken: Taken,
@@ -234,7 +251,7 @@ async fn flush(
         Taken::Events(batch) => write(&shared, &pool, &settings, &facts, batch).await,
         Taken::Spilled(spilled) => {
             let batch = read_back(&shared, spilled).await;
-            match already_stored(&pool, &settings, &shared, &batch).await {
+            match already_stored(&pool.pool, &settings, &shared, &batch).await {
                 Ok(found) => {
                     let (done, rest): (Vec<PendingEvent>, Vec<PendingEvent>) = batch
                         .into_iter()
@@ -304,7 +321,7 @@ async fn already_stored(
     let mut attempt = 0;
     loop {
         let found = async {
-            let mut conn = connect(pool, settings).await?;
+            let mut conn = diesel_conn(pool, settings).await?;
             db::events::existing_ids(&mut conn, shared.project_id, &ids, from, to).await
         }
         .await;
@@ -330,7 +347,7 @@ fn retryable(e: &DbError, attempt: u32, settings: &WriterSettings, shared: &Proj
 /// many went back to the spool.
 async fn write(
     shared: &Arc<ProjectShared>,
-    pool: &DbPool,
+    pool: &Pools,
     settings: &WriterSettings,
     facts: &FactsBus,
     batch: Vec<PendingEvent>,
@@ -439,7 +456,7 @@ struct Unwritten {
 /// Each part that commits hands its facts to `facts` right after the commit (a `try_send`
 /// per consumer: it never waits, and a consumer's trouble costs no event).
 async fn store(
-    pool: &DbPool,
+    pool: &Pools,
     settings: &WriterSettings,
     shared: &ProjectShared,
     facts: &FactsBus,
@@ -499,7 +516,7 @@ pub fn backoff(settings: &WriterSettings, attempt: u32) -> Duration {
 }
 
 async fn write_with_retries(
-    pool: &DbPool,
+    pool: &Pools,
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
@@ -520,36 +537,56 @@ async fn write_with_retries(
     }
 }
 
-/// A pooled connection, waiting at most `acquire_timeout` when one is set.
-async fn connect<'p>(
-    pool: &'p DbPool,
-    settings: &WriterSettings,
-) -> Result<db::DbConn<'p>, DbError> {
-    Ok(match settings.acquire_timeout {
-        Some(wait) => db::get_within(pool, wait).await?,
-        None => pool.get().await?,
-    })
-}
-
 /// One attempt; a batch that finds a day without its partition creates it and goes again
 /// (that is not a failure, so it does not use up a retry).
 async fn write_once(
-    pool: &DbPool,
+    pools: &Pools,
     settings: &WriterSettings,
     shared: &ProjectShared,
     batch: &[PendingEvent],
 ) -> Result<BatchFacts, DbError> {
-    let mut conn = connect(pool, settings).await?;
-    match db::events::write_batch(&mut conn, shared.project_id, batch).await {
+    match write_batch(pools, settings, shared, batch).await {
         Err(e) if db::events::is_missing_partition(&e) => {
+            let mut conn = diesel_conn(&pools.pool, settings).await?;
             for day in db::events::batch_days(batch) {
                 db::partitions::ensure_range(&mut conn, day, day).await?;
             }
+            drop(conn);
             tracing::info!(project_id = %shared.project_id, "created a missing partition");
-            db::events::write_batch(&mut conn, shared.project_id, batch).await
+            write_batch(pools, settings, shared, batch).await
         }
         other => other,
     }
+}
+
+/// Writes the batch by `COPY` (`writer.copy_events`) or by `INSERT`.
+async fn write_batch(
+    pools: &Pools,
+    settings: &WriterSettings,
+    shared: &ProjectShared,
+    batch: &[PendingEvent],
+) -> Result<BatchFacts, DbError> {
+    match &pools.copy {
+        Some(copy) => {
+            let mut client = db::copy::get_within(copy, settings.acquire_timeout).await?;
+            db::copy::write_batch(&mut client, shared.project_id, batch).await
+        }
+        None => {
+            let mut conn = diesel_conn(&pools.pool, settings).await?;
+            db::events::write_batch(&mut conn, shared.project_id, batch).await
+        }
+    }
+}
+
+/// A pooled connection, waiting at most `acquire_timeout` when one is set.
+async fn diesel_conn<'a>(
+    pool: &'a DbPool,
+    settings: &WriterSettings,
+) -> Result<db::DbConn<'a>, DbError> {
+    Ok(match settings.acquire_timeout {
+        Some(wait) => db::get_within(pool, wait).await?,
+        None => pool.get().await?,
+    })
 }
 
 impl Actor for StorageWriter {

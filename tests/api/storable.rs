@@ -1,16 +1,19 @@
 //! Every event the parsers accept is stored (docs/architecture.md, “In the writer”): values
 //! PostgreSQL refuses (NUL, lone surrogates, clocks far off) are made storable on the way
 //! in, by both ingestion routes, and a property test writes arbitrary accepted events
-//! through the writer's own `write_batch` into a real database.
+//! through the writer's own `write_batch` into a real database — by `INSERT` and by binary
+//! `COPY` (`db/copy.rs`), which must store the same bytes in every column.
 
 use std::cell::RefCell;
 
 use chrono::Utc;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
-use mesher::db::{events as db_events, partitions, schema::events};
+use mesher::db::{copy as db_copy, events as db_events, partitions, schema::events};
 use mesher::domain::json::parse_lenient_json;
-use mesher::domain::{NormalizeOptions, PendingEvent, normalize_with, parse_event_at};
+use mesher::domain::{
+    EventId, NormalizeOptions, PendingEvent, ProjectId, normalize_with, parse_event_at,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -212,6 +215,51 @@ fn wire_bytes(event: &Value) -> Vec<u8> {
         .into_bytes()
 }
 
+#[derive(diesel::QueryableByName)]
+struct RowText {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    row: String,
+}
+
+/// Every column of the events `ids` but the ids, as PostgreSQL prints them, by id.
+async fn event_rows(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ids: &[uuid::Uuid],
+) -> std::collections::HashMap<uuid::Uuid, String> {
+    let rows: Vec<RowText> = diesel::sql_query(
+        "SELECT id, row(received_at, event_id, \"timestamp\", level, message, platform, release,
+                    environment, server_name, transaction, logger, tags, exception,
+                    breadcrumbs, user_data, contexts, extra)::text AS row
+         FROM events WHERE id = ANY($1)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .load(conn)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| (r.id, r.row)).collect()
+}
+
+/// Every column of a project's issues but the ids, by fingerprint.
+async fn issue_rows(conn: &mut diesel_async::AsyncPgConnection, project: ProjectId) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT row(fingerprint_hash, fingerprint, title, culprit, level, status, first_seen,
+                    last_seen, times_seen)::text AS row
+         FROM issues WHERE project_id = $1 ORDER BY fingerprint_hash",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(project)
+    .load(conn)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.row).collect()
+}
+
 #[test]
 fn every_accepted_event_is_stored() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -221,8 +269,11 @@ fn every_accepted_event_is_stored() {
     let (db, project) = rt.block_on(async {
         let db = TestDb::migrated().await;
         let project = create_project(&db, "anything").await;
-        (db, project)
+        let copied = create_project(&db, "copied").await;
+        (db, (project, copied))
     });
+    let (project, copied) = project;
+    let copy = RefCell::new(rt.block_on(db_copy::connect(&db.url)).unwrap());
     let conn = RefCell::new(rt.block_on(db.conn()));
     let today = Utc::now().date_naive();
     rt.block_on(partitions::ensure_range(
@@ -260,6 +311,28 @@ fn every_accepted_event_is_stored() {
         prop_assert!(written.is_ok(), "refused: {:?}", written.err());
         prop_assert_eq!(written.unwrap().event_count(), accepted.len());
         *accepted_total.borrow_mut() += accepted.len();
+
+        // The same events by COPY into another project: the same bytes in every column.
+        let again: Vec<PendingEvent> = accepted
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.id = EventId::new();
+                e
+            })
+            .collect();
+        let written = rt.block_on(db_copy::write_batch(&mut copy.borrow_mut(), copied.id, &again));
+        prop_assert!(written.is_ok(), "COPY refused: {:?}", written.err());
+        prop_assert_eq!(written.unwrap().event_count(), again.len());
+        let ids: Vec<uuid::Uuid> = accepted.iter().chain(&again).map(|e| e.id.uuid()).collect();
+        let rows = rt.block_on(event_rows(&mut conn.borrow_mut(), &ids));
+        prop_assert_eq!(rows.len(), ids.len());
+        for (inserted, copied) in accepted.iter().zip(&again) {
+            prop_assert_eq!(&rows[&inserted.id.uuid()], &rows[&copied.id.uuid()]);
+        }
+        let a = rt.block_on(issue_rows(&mut conn.borrow_mut(), project.id));
+        let b = rt.block_on(issue_rows(&mut conn.borrow_mut(), copied.id));
+        prop_assert_eq!(a, b);
     });
 
     let count: i64 = rt

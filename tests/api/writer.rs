@@ -342,3 +342,75 @@ async fn a_deleted_project_leaves_no_events_behind() {
     assert_eq!(s.accepted, s.stored + s.dropped_flush_failed, "{s:?}");
     assert_eq!(app.stored_count(p.id).await, 0, "no orphan events");
 }
+
+#[derive(diesel::QueryableByName)]
+struct BatchSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The size of each committed batch of the project, oldest first: the events of one batch
+/// share their transaction id (`xmin`), whether they were copied or inserted.
+async fn batch_sizes(db: &TestDb, project: mesher::domain::ProjectId) -> Vec<i64> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = db.conn().await;
+    let rows: Vec<BatchSize> = diesel::sql_query(
+        "SELECT count(*) AS n FROM events WHERE project_id = $1
+         GROUP BY xmin::text ORDER BY min(id::text)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(project)
+    .load(&mut conn)
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.n).collect()
+}
+
+/// A backlog (200 events held back behind a lock) is written in batches of up to
+/// `max_batch_size`, not `batch_size`; a few events on a quiet project still go in a small
+/// batch of their own. By COPY (the default) and by INSERT alike.
+#[actix_web::test]
+async fn a_backlog_is_written_in_bigger_batches_up_to_the_cap() {
+    for copy_events in [true, false] {
+        let app = spawn_app_with(
+            |s| {
+                s.writer.batch_size = 10;
+                s.writer.max_batch_size = 50;
+                s.writer.buffer_capacity = 1000;
+                s.writer.copy_events = copy_events;
+            },
+            None,
+        )
+        .await;
+        let p = app.project("backlog").await;
+        let lock = hold_back(&app.db).await;
+        for round in 0..10 {
+            let batch: Vec<_> = (0..20)
+                .map(|i| event(&format!("held {round} {i}")))
+                .collect();
+            assert_eq!(app.post_events(&p.key, &json!(batch)).await.status(), 202);
+        }
+        release(lock).await;
+        let s = app.assert_accounted(p.id).await;
+        assert_eq!(s.stored, 200, "{s:?}");
+        let sizes = batch_sizes(&app.db, p.id).await;
+        // The first batch left when 10 were buffered (and waited for the lock); the backlog
+        // behind it went in batches of the cap, the last one what was left.
+        assert!(
+            sizes.iter().all(|&n| n <= 50),
+            "copy {copy_events}: {sizes:?}"
+        );
+        assert!(sizes.len() <= 6, "copy {copy_events}: {sizes:?}");
+        assert_eq!(
+            sizes[1..sizes.len() - 1],
+            vec![50; sizes.len() - 2],
+            "{sizes:?}"
+        );
+
+        // Quiet again: three events are one small batch, on the timer.
+        let quiet: Vec<_> = (0..3).map(|i| event(&format!("quiet {i}"))).collect();
+        assert_eq!(app.post_events(&p.key, &json!(quiet)).await.status(), 202);
+        let s = app.assert_accounted(p.id).await;
+        assert_eq!(s.stored, 203, "{s:?}");
+        assert_eq!(batch_sizes(&app.db, p.id).await.last(), Some(&3));
+    }
+}
