@@ -2,14 +2,12 @@
 //! signatures with its own code and can fail the first deliveries, an SMTP server process
 //! (aiosmtpd), the official Python SDK, and a second node on the same database.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::helpers::receiver::{Receiver, SmtpSink};
-use crate::helpers::venv::python_venv;
+use crate::helpers::venv::run_python_sdk;
 use crate::helpers::{TestApp, TestProject, TestUser, join, spawn_app_with, spawn_node_beside};
 
 const RULES: &str = "/api/v1/orgs/test-org/projects/web/alert-rules";
@@ -467,16 +465,6 @@ async fn a_panicking_evaluator_costs_no_event() {
 }
 
 /// `target/sdk-venv/bin/python` with sentry-sdk 2.x (the venv tests/api/sdk.rs uses).
-fn python_with_sentry_sdk() -> PathBuf {
-    let imports = |venv: &Path| {
-        Command::new(venv.join("bin/python"))
-            .args(["-c", "import sentry_sdk"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    python_venv("sdk-venv", "sentry-sdk>=2,<3", imports).join("bin/python")
-}
-
 #[actix_web::test]
 async fn a_new_issue_from_the_python_sdk_reaches_the_receiver_within_five_seconds() {
     let s = setup(quick).await;
@@ -488,20 +476,7 @@ async fn a_new_issue_from_the_python_sdk_reaches_the_receiver_within_five_second
         s.app.address.trim_start_matches("http://"),
         s.project.number
     );
-    let python = actix_web::rt::task::spawn_blocking(python_with_sentry_sdk)
-        .await
-        .unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/python_app.py");
-    let out = actix_web::rt::task::spawn_blocking(move || {
-        Command::new(python).arg(script).arg(dsn).output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python_sdk("python_app.py", dsn).await;
     let sent = Instant::now();
     let hits = receiver.wait_for(3, Duration::from_secs(5)).await;
     assert!(sent.elapsed() <= Duration::from_secs(5));

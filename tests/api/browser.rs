@@ -9,37 +9,17 @@
 //! them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::json;
 
 use crate::helpers::browser::{Browser, program, skipped};
-use crate::helpers::venv::python_with_sentry_sdk;
+use crate::helpers::venv::run_python_sdk;
 use crate::helpers::{TestApp, TestProject, TestUser, join, member, spawn_app};
 
 /// The DSN of `project`'s fixture key on `app`.
 fn dsn(app: &TestApp, project: &TestProject) -> String {
     let host = app.address.trim_start_matches("http://");
     format!("http://{}@{host}/{}", project.key, project.number)
-}
-
-/// Runs `tests/sdk/<script>` with the Python SDK against `dsn`; answers its stdout.
-async fn run_sdk(script: &str, dsn: String) -> String {
-    let python = python_with_sentry_sdk().clone();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/sdk")
-        .join(script);
-    let out = actix_web::rt::task::spawn_blocking(move || {
-        Command::new(python).arg(script).arg(dsn).output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Signs in through the login form (the browser is on it, or gets sent to it).
@@ -101,7 +81,7 @@ async fn an_sdk_error_arrives_live_and_is_resolved_in_the_browser() {
     b.wait_for_text("Live: new issues appear here", 10).await;
     b.js("window.stillTheSamePage = true;", json!([])).await;
 
-    let ids = run_sdk("python_app.py", dsn(&app, &project)).await;
+    let ids = run_python_sdk("python_app.py", dsn(&app, &project)).await;
     assert_eq!(ids.lines().count(), 2, "{ids}");
     let text = b.wait_for_text("PaymentError", 20).await;
     assert!(text.contains("New issue"), "{text}");
@@ -110,7 +90,7 @@ async fn an_sdk_error_arrives_live_and_is_resolved_in_the_browser() {
         .find(r => r.textContent.includes('PaymentError'))
         .querySelector('td.count').textContent;";
     assert_eq!(b.js(count, json!([])).await, json!("1"));
-    run_sdk("python_app.py", dsn(&app, &project)).await;
+    run_python_sdk("python_app.py", dsn(&app, &project)).await;
     let mut seen = json!(null);
     for _ in 0..100 {
         seen = b.js(count, json!([])).await;
@@ -267,7 +247,7 @@ async fn app_with_an_sdk_error() -> (TestApp, TestUser) {
     app.project("api").await;
     let owner = app.user("axe-owner@example.com").await;
     join(&app, &owner, "owner").await;
-    run_sdk("python_app.py", dsn(&app, &project)).await;
+    run_python_sdk("python_app.py", dsn(&app, &project)).await;
     app.settle(project.id, 10).await;
     (app, owner)
 }
@@ -346,8 +326,8 @@ async fn screenshots() {
         let u = app.user(email).await;
         join(&app, &u, if i == 0 { "admin" } else { "member" }).await;
     }
-    run_sdk("demo_app.py", dsn(&app, &project)).await;
-    run_sdk("python_app.py", dsn(&app, &project)).await;
+    run_python_sdk("demo_app.py", dsn(&app, &project)).await;
+    run_python_sdk("python_app.py", dsn(&app, &project)).await;
     app.settle(project.id, 20).await;
     let dir = std::env::var("MESHER_SCREENSHOTS_DIR").map_or_else(
         |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"),

@@ -1,11 +1,9 @@
 //! The official Python `sentry-sdk`, unmodified, against the running server: installed with
 //! pip into a virtualenv under `target/` (once; reused), pointed at the project's DSN.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::helpers::venv::python_with_sentry_sdk;
+use crate::helpers::venv::run_python_sdk;
 use crate::helpers::{TestApp, TestUser, join, spawn_app, spawn_app_with};
 
 async fn member_view(app: &TestApp, user: &TestUser, path: &str) -> Value {
@@ -48,22 +46,8 @@ async fn the_python_sdk_reports_into_mesher() {
         .unwrap()
         .replace("127.0.0.1:1", app.address.trim_start_matches("http://"));
 
-    let python = python_with_sentry_sdk().clone();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/python_app.py");
-    let out = actix_web::rt::task::spawn_blocking(move || {
-        Command::new(python).arg(script).arg(dsn).output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sdk_ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let stdout = run_python_sdk("python_app.py", dsn).await;
+    let sdk_ids: Vec<String> = stdout.lines().map(str::to_owned).collect();
     assert_eq!(sdk_ids.len(), 2);
 
     // Through the management API: three events (exception, message, logging.error).

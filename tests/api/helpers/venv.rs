@@ -43,3 +43,27 @@ pub fn python_with_sentry_sdk() -> &'static PathBuf {
         python_venv("sdk-venv", "sentry-sdk>=2,<3", imports).join("bin/python")
     })
 }
+
+/// Runs `tests/sdk/<script>` with the Python SDK, its one argument `dsn`, off the async
+/// threads (the first call may create the venv); fails the test unless the script succeeds.
+/// Answers its standard output.
+pub async fn run_python_sdk(script: &str, dsn: String) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sdk")
+        .join(script);
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        Command::new(python_with_sentry_sdk())
+            .arg(script)
+            .arg(dsn)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
