@@ -12,7 +12,6 @@ use super::access::project_for;
 use super::alerts::RulePath;
 use super::pagination::{Page, PageParams};
 use crate::AppState;
-use crate::alerts::{evaluator, payload};
 use crate::auth::extractors::CurrentUser;
 use crate::db::alerts as rules_db;
 use crate::db::deliveries::{self as db, Delivery};
@@ -63,10 +62,6 @@ impl From<Delivery> for DeliveryOut {
     }
 }
 
-fn rule_not_found() -> ApiError {
-    ApiError::not_found("no such alert rule in this project")
-}
-
 /// The rule's notifications, newest first (member).
 #[utoipa::path(tag = "alerts", params(RulePath, PageParams),
     responses((status = 200, body = Page<DeliveryOut>), (status = 400), (status = 401), (status = 404)))]
@@ -82,7 +77,7 @@ pub async fn list_deliveries(
     let (limit, before) = (page.limit()?, page.cursor::<DeliveryId>()?);
     let rule = rules_db::find_rule(&mut conn, project.id, path.rule_id)
         .await?
-        .ok_or_else(rule_not_found)?;
+        .ok_or_else(super::alerts::rule_not_found)?;
     let rows = db::list_for_rule(&mut conn, rule.id, before, limit + 1).await?;
     let rows = rows.into_iter().map(DeliveryOut::from).collect();
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |d| d.id)))
@@ -100,25 +95,8 @@ pub async fn test_alert_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    let rule = rules_db::find_rule(&mut conn, project.id, path.rule_id)
-        .await?
-        .ok_or_else(rule_not_found)?;
-    let context = db::project_context(&mut conn, project.id)
-        .await?
-        .ok_or_else(rule_not_found)?;
-    let now = (state.clock)();
-    let body = payload::notification(
-        &rule,
-        &context,
-        None,
-        None,
-        "test",
-        &state.settings.http.public_url,
-        now,
-    );
-    let row = evaluator::pending(&rule, None, body, now);
-    db::insert(&mut conn, std::slice::from_ref(&row)).await?;
-    state.alerts.queued(1);
+    let row = super::alerts::send_test(&state, &mut conn, &project, path.rule_id).await?;
+    let now = row.created_at;
     let out = DeliveryOut {
         id: row.id,
         rule_id: row.rule_id,

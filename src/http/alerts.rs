@@ -15,16 +15,14 @@ use super::access::{ProjectPath, project_for};
 use super::pagination::{Page, PageParams};
 use crate::AppState;
 use crate::auth::extractors::CurrentUser;
-use crate::db::alerts::{self as db, AlertRule, AlertRuleChanges, NewAlertRule};
-use crate::db::audit;
-use crate::db::projects::Project;
-use crate::domain::alerts as rules;
-use crate::domain::{AuditAction, AuditEntry, Role, RuleId, TargetType};
+use crate::db::alerts::{self as db, AlertRule};
+use crate::domain::{Role, RuleId};
 use crate::error::ApiError;
 use crate::http::client_ip::Origin;
-use diesel::QueryResult;
-use diesel_async::AsyncConnection;
-use serde_json::json;
+
+mod changes;
+
+pub(crate) use changes::{create, delete, rule_not_found, send_test, update};
 
 /// The path of one alert rule.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -114,14 +112,6 @@ pub struct AlertRulePatch {
     pub filters: Option<Value>,
 }
 
-fn to_json(value: &impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(ApiError::internal)
-}
-
-fn rule_not_found() -> ApiError {
-    ApiError::not_found("no such alert rule in this project")
-}
-
 /// The project's alert rules (member).
 #[utoipa::path(tag = "alerts", params(ProjectPath, PageParams),
     responses((status = 200, body = Page<AlertRuleOut>), (status = 400), (status = 401), (status = 404)))]
@@ -155,30 +145,8 @@ pub async fn create_alert_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    let rule = rules::parse_new_rule(&body)?;
-    let now = (state.clock)();
-    let secret = crate::alerts::webhook::new_secret();
-    let new = NewAlertRule {
-        id: RuleId::new(),
-        project_id: project.id,
-        name: &rule.name,
-        enabled: rule.enabled,
-        condition: to_json(&rule.condition)?,
-        action: to_json(&rule.action)?,
-        created_at: now,
-        updated_at: now,
-        secret: &secret,
-        filters: to_json(&rule.filters)?,
-    };
-    let entry = rule_entry(&project, AuditAction::AlertRuleCreated, new.id, new.name);
     let actor = origin.actor(&current.user);
-    let row = conn
-        .transaction(async |conn| {
-            let row = db::create_rule(conn, &new).await?;
-            audit::record(conn, &actor, &entry).await?;
-            QueryResult::Ok(row)
-        })
-        .await?;
+    let (row, secret) = create(&mut conn, &actor, &project, &body, (state.clock)()).await?;
     let out = AlertRuleOut {
         secret: Some(secret),
         ..AlertRuleOut::from(row)
@@ -217,42 +185,10 @@ pub async fn update_alert_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    let patch = rules::parse_rule_patch(&body)?;
-    let row = if patch.is_empty() {
-        db::find_rule(&mut conn, project.id, path.rule_id).await?
-    } else {
-        let changes = AlertRuleChanges {
-            name: patch.name.as_deref(),
-            enabled: patch.enabled,
-            condition: patch.condition.as_ref().map(to_json).transpose()?,
-            action: patch.action.as_ref().map(to_json).transpose()?,
-            filters: patch.filters.as_ref().map(to_json).transpose()?,
-        };
-        let now = (state.clock)();
-        let actor = origin.actor(&current.user);
-        let fields: Vec<&str> = [
-            ("name", changes.name.is_some()),
-            ("enabled", changes.enabled.is_some()),
-            ("condition", changes.condition.is_some()),
-            ("action", changes.action.is_some()),
-            ("filters", changes.filters.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(field, sent)| sent.then_some(field))
-        .collect();
-        conn.transaction(async |conn| {
-            let row = db::update_rule(conn, project.id, path.rule_id, &changes, now).await?;
-            if let Some(row) = &row {
-                let mut entry =
-                    rule_entry(&project, AuditAction::AlertRuleChanged, row.id, &row.name);
-                entry.details["fields"] = json!(fields);
-                audit::record(conn, &actor, &entry).await?;
-            }
-            QueryResult::Ok(row)
-        })
-        .await?
-    };
-    Ok(HttpResponse::Ok().json(AlertRuleOut::from(row.ok_or_else(rule_not_found)?)))
+    let actor = origin.actor(&current.user);
+    let now = (state.clock)();
+    let row = update(&mut conn, &actor, &project, path.rule_id, &body, now).await?;
+    Ok(HttpResponse::Ok().json(AlertRuleOut::from(row)))
 }
 
 /// Delete an alert rule (admin).
@@ -267,24 +203,12 @@ pub async fn delete_alert_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (mut conn, project) =
         project_for(&state, &current, &path.org, &path.project, Role::Admin).await?;
-    let actor = origin.actor(&current.user);
-    conn.transaction(async |conn| {
-        let Some(rule) = db::find_rule(conn, project.id, path.rule_id).await? else {
-            return Err(rule_not_found());
-        };
-        db::delete_rule(conn, project.id, rule.id).await?;
-        let entry = rule_entry(&project, AuditAction::AlertRuleDeleted, rule.id, &rule.name);
-        audit::record(conn, &actor, &entry).await?;
-        Ok::<_, ApiError>(())
-    })
+    delete(
+        &mut conn,
+        &origin.actor(&current.user),
+        &project,
+        path.rule_id,
+    )
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The audit entry of a change to the rule `id` named `name` (never its action: a webhook
-/// address may carry a secret).
-fn rule_entry(project: &Project, action: AuditAction, id: RuleId, name: &str) -> AuditEntry {
-    AuditEntry::org(project.org_id, action, TargetType::AlertRule)
-        .target(id, name)
-        .details(json!({ "project": project.slug }))
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{KeyId, SessionId};
+use crate::domain::{KeyId, RuleId, SessionId};
 
 /// How long a message waits for its page.
 pub const TTL: Duration = Duration::from_secs(300);
@@ -25,19 +25,33 @@ pub struct CreatedKey {
     pub dsn: String,
 }
 
+/// An alert rule just created, whose webhook signing secret is shown once.
+#[derive(Debug, Clone)]
+pub struct CreatedRule {
+    pub rule_id: RuleId,
+    pub name: String,
+    pub secret: String,
+}
+
 /// The messages waiting, by session.
 #[derive(Clone)]
 pub struct Flash {
     created: moka::sync::Cache<SessionId, CreatedKey>,
+    rules: moka::sync::Cache<SessionId, CreatedRule>,
+}
+
+fn cache<V: Clone + Send + Sync + 'static>() -> moka::sync::Cache<SessionId, V> {
+    moka::sync::Cache::builder()
+        .max_capacity(CAPACITY)
+        .time_to_live(TTL)
+        .build()
 }
 
 impl Default for Flash {
     fn default() -> Self {
         Self {
-            created: moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(TTL)
-                .build(),
+            created: cache(),
+            rules: cache(),
         }
     }
 }
@@ -55,6 +69,20 @@ impl Flash {
             return None;
         }
         self.created.remove(&session)
+    }
+
+    /// Leaves `rule` (with its secret) for the next page of `session`.
+    pub fn put_rule(&self, session: SessionId, rule: CreatedRule) {
+        self.rules.insert(session, rule);
+    }
+
+    /// Takes the rule left for `session` if it is `rule_id`: once.
+    pub fn take_rule(&self, session: SessionId, rule_id: RuleId) -> Option<CreatedRule> {
+        let found = self.rules.get(&session)?;
+        if found.rule_id != rule_id {
+            return None;
+        }
+        self.rules.remove(&session)
     }
 }
 
@@ -78,5 +106,15 @@ mod tests {
         assert!(flash.take_key(session, KeyId::new()).is_none());
         assert_eq!(flash.take_key(session, key_id).unwrap().key, "mshr_secret");
         assert!(flash.take_key(session, key_id).is_none());
+        let rule_id = RuleId::new();
+        let rule = CreatedRule {
+            rule_id,
+            name: "r".into(),
+            secret: "whsec_x".into(),
+        };
+        flash.put_rule(session, rule);
+        assert!(flash.take_rule(other, rule_id).is_none());
+        assert_eq!(flash.take_rule(session, rule_id).unwrap().secret, "whsec_x");
+        assert!(flash.take_rule(session, rule_id).is_none());
     }
 }

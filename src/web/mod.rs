@@ -42,7 +42,7 @@ pub fn is_ui_path(path: &str) -> bool {
 /// 404 and 405 answers). Registered after the API's routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{
-        account, auth, event, home, issue, issues, org, org_audit, org_settings, settings,
+        account, alerts, auth, event, home, issue, issues, org, org_audit, org_settings, settings,
     };
     cfg.service(
         web::scope("")
@@ -123,6 +123,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/{org}/{project}/settings/delete",
                 web::post().to(settings::delete),
+            )
+            .route(
+                "/{org}/{project}/settings/alerts",
+                web::get().to(alerts::show),
+            )
+            .route(
+                "/{org}/{project}/settings/alerts",
+                web::post().to(alerts::create),
+            )
+            .route(
+                "/{org}/{project}/settings/alerts/{id}",
+                web::get().to(alerts::show_rule),
+            )
+            .route(
+                "/{org}/{project}/settings/alerts/{id}/toggle",
+                web::post().to(alerts::toggle),
+            )
+            .route(
+                "/{org}/{project}/settings/alerts/{id}/test",
+                web::post().to(alerts::send_test),
+            )
+            .route(
+                "/{org}/{project}/settings/alerts/{id}/delete",
+                web::post().to(alerts::delete),
             )
             .default_service(web::to(not_found)),
     );

@@ -228,6 +228,16 @@ async fn main_pages(app: &TestApp, owner: &TestUser) -> Vec<(&'static str, Strin
         .as_str()
         .unwrap()
         .to_owned();
+    let (status, rule) = app
+        .post_as(
+            owner,
+            "/api/v1/orgs/test-org/projects/shop/alert-rules",
+            json!({"name": "Busy", "condition": {"kind": "event_frequency", "threshold": 10, "window_secs": 300},
+                   "action": {"kind": "log"}, "filters": {"min_level": "error"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{rule}");
+    let rule = rule["id"].as_str().unwrap().to_owned();
     vec![
         ("orgs", "/".into()),
         ("projects", "/test-org".into()),
@@ -235,6 +245,11 @@ async fn main_pages(app: &TestApp, owner: &TestUser) -> Vec<(&'static str, Strin
         ("issue", format!("/test-org/shop/issues/{issue}")),
         ("event", format!("/test-org/shop/events/{event}")),
         ("project-settings", "/test-org/shop/settings".into()),
+        ("alert-rules", "/test-org/shop/settings/alerts".into()),
+        (
+            "alert-rule",
+            format!("/test-org/shop/settings/alerts/{rule}"),
+        ),
         ("org-settings", "/test-org/settings".into()),
         ("account", "/account".into()),
     ]
@@ -343,7 +358,10 @@ async fn screenshots() {
     sign_in(&b, &owner).await;
     let pages = main_pages(&app, &owner).await;
     for (name, path) in &pages {
-        if matches!(*name, "orgs" | "event" | "account") {
+        if matches!(
+            *name,
+            "orgs" | "event" | "account" | "alert-rules" | "alert-rule"
+        ) {
             continue;
         }
         b.goto(path).await;

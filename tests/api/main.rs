@@ -38,5 +38,6 @@ mod stats;
 mod storable;
 mod stream;
 mod web;
+mod web_alerts;
 mod web_settings;
 mod writer;

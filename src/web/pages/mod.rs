@@ -1,6 +1,7 @@
 //! The pages: one module per page (its handlers and its template).
 
 pub mod account;
+pub mod alerts;
 pub mod auth;
 pub mod event;
 pub mod home;

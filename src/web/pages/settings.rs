@@ -148,6 +148,10 @@ fn template(
             } @else {
                 p.muted { "Keys are managed by the organization's admins." }
             }
+            section aria-labelledby="h-alerts" {
+                h2 #h-alerts { "Alerts" }
+                p { a href={ (base) "/alerts" } { "Alert rules" } ": notifications by webhook, e-mail or log when a new issue appears, an issue comes back, or an issue is seen often." }
+            }
             section aria-labelledby="h-sdk" {
                 h2 #h-sdk { "Send errors" }
                 @if created.is_none() { p.muted { "Replace " code { "<key>" } " with a key of this project." } }
