@@ -330,7 +330,7 @@ fn list_template(
                                         }
                                         form.actions method="post" action={ (base) "/" (r.id) "/test" } {
                                             (csrf_field(&user.csrf))
-                                            button type="submit" aria-label={ "Send a test notification of " (r.name) } { "Send test" }
+                                            button type="submit" aria-label={ "Send test of " (r.name) } { "Send test" }
                                         }
                                         form.actions method="post" action={ (base) "/" (r.id) "/delete" } {
                                             (csrf_field(&user.csrf))
