@@ -23,6 +23,7 @@
 //! The database is `DATABASE_URL` with its database replaced by `mesher_profile`, dropped
 //! and created again on each run.
 
+#[allow(dead_code)] // the fast bodies are the load generator's
 mod common;
 
 use std::hint::black_box;

@@ -3,7 +3,7 @@
 //! diesel-async has no `COPY`, so this module keeps a small pool of plain `tokio-postgres`
 //! connections ([`CopyPool`], the same crate diesel-async is built on) used for nothing else.
 //! A batch is one transaction on one of them: the issue upsert and the reopening of
-//! regressed issues — the same statements as [`super::events::write_batch`], bound through
+//! regressed issues and the issues' environments and releases — the same statements as [`super::events::write_batch`], bound through
 //! tokio-postgres — then `COPY events (…) FROM STDIN (FORMAT binary)` with every row, then
 //! `COMMIT`. Both statements run on the same connection inside the same transaction, so a
 //! batch is stored whole or not at all, exactly as on the `INSERT … FROM unnest` path
@@ -27,7 +27,8 @@ use uuid::Uuid;
 
 use super::DbError;
 use super::events::{
-    IssueColumns, REOPEN_ISSUES, ReopenedIssue, UPSERT_ISSUES, UpsertedIssue, facts, issue_ids,
+    INSERT_ISSUE_VALUES, IssueColumns, IssueValues, REOPEN_ISSUES, ReopenedIssue, UPSERT_ISSUES,
+    UpsertedIssue, facts, issue_ids,
 };
 use super::types::JsonText;
 use crate::config::DatabaseSettings;
@@ -209,6 +210,21 @@ pub async fn write_batch(
             .collect::<Result<Vec<_>, DbError>>()?
     };
     let issue_ids = issue_ids(batch, &upserted)?;
+    let values = IssueValues::of(batch, &issue_ids);
+    if !values.is_empty() {
+        let issues: Vec<Uuid> = values.issues.iter().map(|id| id.uuid()).collect();
+        tx.execute(
+            INSERT_ISSUE_VALUES,
+            &[
+                &project,
+                &values.keys,
+                &values.values,
+                &issues,
+                &values.firsts,
+            ],
+        )
+        .await?;
+    }
 
     let sink = tx.copy_in(COPY_EVENTS).await?;
     let mut rows = pin!(BinaryCopyInWriter::new(sink, &COLUMN_TYPES));

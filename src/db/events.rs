@@ -9,7 +9,10 @@
 //!    Issues found resolved are then reopened by one `UPDATE` of exactly those rows (a
 //!    regression); they are already locked by this transaction, so it adds no lock and no
 //!    lock-order risk, and it runs only when something regressed.
-//! 2. One `INSERT … SELECT FROM unnest(…)` inserts every event: one array per column, so
+//! 2. The batch's distinct (environment or release, issue) pairs go to `issue_values`
+//!    (`ON CONFLICT DO NOTHING`; skipped when no event names either), which the issue
+//!    list's filters read instead of the events.
+//! 3. One `INSERT … SELECT FROM unnest(…)` inserts every event: one array per column, so
 //!    twenty bind parameters and one plan whatever the batch size.
 //!
 //! The committed batch is described by [`BatchFacts`]: which issues were created or
@@ -117,6 +120,60 @@ RETURNING id";
 pub(super) struct ReopenedIssue {
     #[diesel(sql_type = SqlUuid)]
     pub id: IssueId,
+}
+
+/// Records the environments and releases the batch's issues saw; a pair already known costs
+/// one probe of the primary key and writes nothing.
+pub(super) const INSERT_ISSUE_VALUES: &str = "\
+INSERT INTO issue_values (project_id, key, value, issue_id, first_seen)
+SELECT $1, u.key, u.value, u.issue_id, u.first_seen
+FROM unnest($2::text[], $3::text[], $4::uuid[], $5::timestamptz[])
+     AS u(key, value, issue_id, first_seen)
+ON CONFLICT DO NOTHING";
+
+/// The distinct (key, value, issue) triples of a batch, one array per column of
+/// [`INSERT_ISSUE_VALUES`] ($2…$5), sorted, with the earliest receive time of each.
+pub(super) struct IssueValues<'a> {
+    pub keys: Vec<&'static str>,
+    pub values: Vec<&'a str>,
+    pub issues: Vec<IssueId>,
+    pub firsts: Vec<DateTime<Utc>>,
+}
+
+impl<'a> IssueValues<'a> {
+    pub fn of(batch: &'a [PendingEvent], issue_ids: &[IssueId]) -> Self {
+        let mut seen: BTreeMap<(&'static str, &'a str, IssueId), DateTime<Utc>> = BTreeMap::new();
+        for (e, &issue) in batch.iter().zip(issue_ids) {
+            for (key, field) in [
+                ("environment", Field::Environment),
+                ("release", Field::Release),
+            ] {
+                if let Some(value) = e.get(field) {
+                    seen.entry((key, value, issue))
+                        .and_modify(|t| *t = (*t).min(e.received_at))
+                        .or_insert(e.received_at);
+                }
+            }
+        }
+        let n = seen.len();
+        let mut v = IssueValues {
+            keys: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+            issues: Vec::with_capacity(n),
+            firsts: Vec::with_capacity(n),
+        };
+        for ((key, value, issue), first) in seen {
+            v.keys.push(key);
+            v.values.push(value);
+            v.issues.push(issue);
+            v.firsts.push(first);
+        }
+        v
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 const INSERT_EVENTS: &str = "\
@@ -232,6 +289,17 @@ pub async fn write_batch(
         let reopened = reopen_resolved(conn, &upserted).await?;
         let issue_ids = issue_ids(batch, &upserted)?;
         committed = Some((upserted, reopened));
+        let values = IssueValues::of(batch, &issue_ids);
+        if !values.is_empty() {
+            diesel::sql_query(INSERT_ISSUE_VALUES)
+                .bind::<SqlUuid, _>(project_id)
+                .bind::<Array<Text>, _>(&values.keys)
+                .bind::<Array<Text>, _>(&values.values)
+                .bind::<Array<SqlUuid>, _>(&values.issues)
+                .bind::<Array<Timestamptz>, _>(&values.firsts)
+                .execute(conn)
+                .await?;
+        }
         diesel::sql_query(INSERT_EVENTS)
             .bind::<SqlUuid, _>(project_id)
             .bind::<Array<SqlUuid>, _>(&cols.id)

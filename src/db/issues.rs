@@ -4,13 +4,13 @@
 //! order of `issues_project_{last_seen,first_seen,times_seen}_idx`: a page is a range scan
 //! of the index from the cursor on, however deep the page.
 
-use super::schema::issues;
+use super::schema::{issue_values, issues};
 pub use crate::domain::IssueStatus;
 use crate::domain::{IssueId, Level, ProjectId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// A row of `issues`.
@@ -147,19 +147,21 @@ pub async fn list(
                 .or(issues::culprit.ilike(pattern)),
         );
     }
-    // An issue has no environment or release of its own: its events do (the semi-join
-    // walks `events_issue_received_idx` of each candidate issue).
-    for (column, value) in [
-        ("environment", &filter.environment),
-        ("release", &filter.release),
+    // An issue has no environment or release of its own: its events do, and the writer
+    // records each pair in `issue_values`, whose primary key leads with these columns.
+    for (key, value) in [
+        (IssueValueKey::Environment, &filter.environment),
+        (IssueValueKey::Release, &filter.release),
     ] {
         if let Some(value) = value {
             query = query.filter(
-                sql::<Bool>(&format!(
-                    "EXISTS (SELECT 1 FROM events e WHERE e.issue_id = issues.id AND e.{column} = "
-                ))
-                .bind::<Text, _>(value.clone())
-                .sql(")"),
+                issues::id.eq_any(
+                    issue_values::table
+                        .filter(issue_values::project_id.eq(project_id))
+                        .filter(issue_values::key.eq(key.as_str()))
+                        .filter(issue_values::value.eq(value.clone()))
+                        .select(issue_values::issue_id),
+                ),
             );
         }
     }
@@ -283,4 +285,39 @@ mod tests {
         assert!(t.fits(IssueSort::FirstSeen) && !t.fits(IssueSort::TimesSeen));
         assert!(n.fits(IssueSort::TimesSeen) && !n.fits(IssueSort::LastSeen));
     }
+}
+
+/// Which facet of its events an issue remembers (`issue_values.key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueValueKey {
+    Environment,
+    Release,
+}
+
+impl IssueValueKey {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Environment => "environment",
+            Self::Release => "release",
+        }
+    }
+}
+
+/// The `key` values the project's issues have seen, most recently first seen first (at most
+/// `limit`): the suggestions of the issue list's filters.
+pub async fn known_values(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    key: IssueValueKey,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    issue_values::table
+        .filter(issue_values::project_id.eq(project_id))
+        .filter(issue_values::key.eq(key.as_str()))
+        .group_by(issue_values::value)
+        .select(issue_values::value)
+        .order(diesel::dsl::max(issue_values::first_seen).desc())
+        .limit(limit)
+        .load(conn)
+        .await
 }

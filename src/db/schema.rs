@@ -97,6 +97,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    issue_values (project_id, key, value, issue_id) {
+        project_id -> Uuid,
+        key -> Text,
+        value -> Text,
+        issue_id -> Uuid,
+        first_seen -> Timestamptz,
+    }
+}
+
+diesel::table! {
     issues (id) {
         id -> Uuid,
         project_id -> Uuid,
@@ -206,6 +216,7 @@ diesel::table! {
 diesel::joinable!(alert_deliveries -> alert_rules (rule_id));
 diesel::joinable!(alert_rules -> projects (project_id));
 diesel::joinable!(api_keys -> projects (project_id));
+diesel::joinable!(issue_values -> issues (issue_id));
 diesel::joinable!(issues -> projects (project_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -220,6 +231,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_log,
     events,
+    issue_values,
     issues,
     memberships,
     node_runs,

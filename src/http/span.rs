@@ -15,6 +15,11 @@ pub struct MesherRootSpan;
 
 impl RootSpanBuilder for MesherRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        // Below `info` (the bench and many deployments log at `warn`) the span is disabled:
+        // skip formatting its fields, a cost of every ingested event.
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return Span::none();
+        }
         let request_id = request
             .extensions()
             .get::<RequestId>()

@@ -375,6 +375,23 @@ async fn the_issues_page_lists_by_status_and_filters() {
     assert!(
         page.body.find("Slow checkout").unwrap() < page.body.find("TypeError in cart").unwrap()
     );
+    // The filters suggest what the issues have seen, the most recently seen first.
+    for (list, values) in [
+        ("known-environments", &["production", "staging"][..]),
+        ("known-releases", &["0.9", "1.1", "1.0"][..]),
+    ] {
+        let start = page
+            .body
+            .find(&format!("<datalist id=\"{list}\">"))
+            .unwrap();
+        let datalist = &page.body[start..start + page.body[start..].find("</datalist>").unwrap()];
+        let offered: Vec<&str> = datalist
+            .split("<option value=\"")
+            .skip(1)
+            .map(|o| &o[..o.find('"').unwrap()])
+            .collect();
+        assert_eq!(offered, values, "{list}");
+    }
     // A bad filter is a 400 page, not a JSON error.
     let bad = b.get("/test-org/shop/issues?level=loud").await;
     assert_eq!(bad.status, 400);

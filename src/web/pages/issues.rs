@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{project_access, project_crumbs, see_other};
 use crate::AppState;
 use crate::db::activity::{self, Per};
-use crate::db::issues::{self, Issue, IssueFilter, IssueSort};
+use crate::db::issues::{self, Issue, IssueFilter, IssueSort, IssueValueKey};
 use crate::db::projects::Project;
 use crate::domain::{IssueId, IssueStatus, Level};
 use crate::http::access::OrgAccess;
@@ -133,6 +133,15 @@ struct Row {
     hourly: Vec<i64>,
 }
 
+/// The environments and releases the project's issues have seen: the filters' suggestions.
+struct Known {
+    environments: Vec<String>,
+    releases: Vec<String>,
+}
+
+/// How many suggestions each filter offers.
+const KNOWN_VALUES: i64 = 50;
+
 const STATUSES: [IssueStatus; 3] = [
     IssueStatus::Unresolved,
     IssueStatus::Resolved,
@@ -146,6 +155,7 @@ fn template(
     project: &Project,
     view: &View,
     rows: &[Row],
+    known: &Known,
     next_cursor: Option<&str>,
     now: DateTime<Utc>,
 ) -> Markup {
@@ -177,8 +187,11 @@ fn template(
                         }
                     }
                 }
-                label { "Environment" input type="text" name="environment" value=(view.environment) maxlength="200"; }
-                label { "Release" input type="text" name="release" value=(view.release) maxlength="200"; }
+                label { "Environment" input type="text" name="environment" value=(view.environment) maxlength="200" list="known-environments"; }
+                label { "Release" input type="text" name="release" value=(view.release) maxlength="200" list="known-releases"; }
+                @for (id, values) in [("known-environments", &known.environments), ("known-releases", &known.releases)] {
+                    datalist id=(id) { @for v in values { option value=(v); } }
+                }
                 label { "Search" input type="search" name="q" value=(view.q) maxlength="1000" placeholder="title or culprit"; }
                 label { "Sort"
                     select name="sort" {
@@ -288,12 +301,24 @@ pub async fn list(
             issue,
         })
         .collect();
+    let known = Known {
+        environments: issues::known_values(
+            &mut conn,
+            project.id,
+            IssueValueKey::Environment,
+            KNOWN_VALUES,
+        )
+        .await?,
+        releases: issues::known_values(&mut conn, project.id, IssueValueKey::Release, KNOWN_VALUES)
+            .await?,
+    };
     Ok(layout::ok(template(
         &user,
         &access,
         &project,
         &view,
         &rows,
+        &known,
         page.next_cursor.as_deref(),
         now,
     )))
