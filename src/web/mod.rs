@@ -137,6 +137,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::get().to(alerts::show_rule),
             )
             .route(
+                "/{org}/{project}/settings/alerts/{id}/edit",
+                web::post().to(alerts::edit),
+            )
+            .route(
                 "/{org}/{project}/settings/alerts/{id}/toggle",
                 web::post().to(alerts::toggle),
             )
