@@ -38,6 +38,7 @@ mod stats;
 mod storable;
 mod stream;
 mod web;
+mod web_alert_rule;
 mod web_alerts;
 mod web_settings;
 mod writer;

@@ -22,7 +22,7 @@ async fn rules(app: &TestApp, by: &TestUser) -> Vec<Value> {
 }
 
 /// How many audit entries have `action` for the rule named `name`.
-async fn audited(app: &TestApp, action: &str, name: &str) -> usize {
+pub(crate) async fn audited(app: &TestApp, action: &str, name: &str) -> usize {
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

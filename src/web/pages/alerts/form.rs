@@ -94,9 +94,20 @@ pub fn rule_body(form: &FormData) -> Value {
     })
 }
 
+/// The API's patch body for the edit form: the whole rule ([`rule_body`]) and `enabled`,
+/// its checkbox (a box left unchecked is not sent: disabled).
+pub fn edit_body(form: &FormData) -> Value {
+    let mut body = rule_body(form);
+    body["enabled"] = json!(form.get("enabled") == "true");
+    body
+}
+
 /// The form's fields as the stored `rule` fills them (the edit form before any post).
 pub fn form_of(rule: &AlertRule) -> FormData {
     let mut f = vec![("name", rule.name.clone())];
+    if rule.enabled {
+        f.push(("enabled", "true".into()));
+    }
     match serde_json::from_value::<Condition>(rule.condition.clone()) {
         Ok(Condition::NewIssue) => f.push(("condition", "new_issue".into())),
         Ok(Condition::Regression) => f.push(("condition", "regression".into())),
@@ -256,26 +267,33 @@ mod tests {
     #[test]
     fn a_stored_rule_fills_the_form_that_gives_it_back() {
         let now = chrono::Utc::now();
-        // (condition, action, filters) as stored
+        // (condition, action, filters, enabled) as stored
         let cases = [
             (
                 json!({"kind": "event_frequency", "threshold": 10, "window_secs": 300}),
                 json!({"kind": "email", "to": ["a@example.com", "b@example.com"]}),
                 json!({"min_level": "error", "environment": "production"}),
+                true,
             ),
             (
                 json!({"kind": "regression"}),
                 json!({"kind": "webhook", "url": "https://hooks.example.com/x"}),
                 json!({}),
+                false,
             ),
-            (json!({"kind": "new_issue"}), json!({"kind": "log"}), json!({})),
+            (
+                json!({"kind": "new_issue"}),
+                json!({"kind": "log"}),
+                json!({}),
+                true,
+            ),
         ];
-        for (condition, action, filters) in cases {
+        for (condition, action, filters, enabled) in cases {
             let rule = AlertRule {
                 id: crate::domain::RuleId::new(),
                 project_id: crate::domain::ProjectId::new(),
                 name: "Busy".into(),
-                enabled: true,
+                enabled,
                 condition: condition.clone(),
                 action: action.clone(),
                 created_at: now,
@@ -283,10 +301,11 @@ mod tests {
                 secret: String::new(),
                 filters: filters.clone(),
             };
-            let body = rule_body(&form_of(&rule));
+            let body = edit_body(&form_of(&rule));
             assert_eq!(
                 body,
-                json!({"name": "Busy", "condition": condition, "action": action, "filters": filters})
+                json!({"name": "Busy", "condition": condition, "action": action,
+                    "filters": filters, "enabled": enabled})
             );
         }
     }

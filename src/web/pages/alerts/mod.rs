@@ -4,7 +4,8 @@
 //! its edit form and its notifications (the delivery log). The form (`form`, one for creating
 //! and editing) is turned into the API's rule body and goes through the same validation and
 //! the same shared changes (`http::alerts::{create, update, delete, send_test}`, with their
-//! audit entries), so an error names the field and shows on the form. A new rule's webhook signing secret is shown once, from the session's flash.
+//! audit entries), so an error names the field and shows on the form. A new rule's webhook
+//! signing secret is shown once, from the session's flash.
 //! Members see the lists without the forms; posting anyway is a 403 page, as in the API.
 
 use actix_web::http::StatusCode;

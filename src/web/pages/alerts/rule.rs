@@ -22,6 +22,8 @@ use crate::http::client_ip::Origin;
 use crate::http::pagination::{DEFAULT_LIMIT, Page, PageParams};
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
+use crate::web::pages::{admin_project, project_access, see_other};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, format};
 
@@ -66,6 +68,7 @@ fn edit_form(user: &WebUser, base: &str, rule: &AlertRule, edit: &Edit<'_>) -> M
             form.stack method="post" action={ (base) "/" (rule.id) "/edit" } {
                 (csrf_field(&user.csrf))
                 (form::rule_fields("edit-", error, sent))
+                label.check { input type="checkbox" name="enabled" value="true" checked[sent.get("enabled") == "true"]; " Enabled" }
                 button type="submit" { "Save the rule" }
             }
         }
@@ -189,8 +192,7 @@ pub async fn show_rule(
 ) -> Result<HttpResponse, WebError> {
     let (org, project, id) = path.into_inner();
     let id = rule_id(&id)?;
-    let (mut conn, access, project) =
-        super::super::project_access(&state, &user, &org, &project).await?;
+    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
     let rule = rules_db::find_rule(&mut conn, project.id, id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -212,27 +214,22 @@ pub async fn show_rule(
 }
 
 /// `POST /{org}/{project}/settings/alerts/{id}/edit` (admins): replaces the rule's name,
-/// condition, action and filters with the form's (the API's `PATCH`, its audit entry), then
+/// condition, action, filters and enabled with the form's (the API's `PATCH`, its audit entry), then
 /// redirects to the rule's page saying so. A refused form is drawn again (400) with the
 /// error by its field, the rule unchanged.
 pub async fn edit(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<(String, String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project, id) = path.into_inner();
     let id = rule_id(&id)?;
-    let (mut conn, access, project) =
-        super::super::project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     let actor = origin.actor(&user.user);
-    let body = form::rule_body(&form);
+    let body = form::edit_body(&form);
     match changes::update(&mut conn, &actor, &project, id, &body, (state.clock)()).await {
-        Ok(row) => Ok(super::super::see_other(&format!(
+        Ok(row) => Ok(see_other(&format!(
             "{}/{}?saved=1",
             base_of(&access, &project),
             row.id
