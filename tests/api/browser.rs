@@ -238,6 +238,15 @@ async fn main_pages(app: &TestApp, owner: &TestUser) -> Vec<(&'static str, Strin
         .await;
     assert_eq!(status, 201, "{rule}");
     let rule = rule["id"].as_str().unwrap().to_owned();
+    // A test notification, so that the rule's page lists one.
+    let (status, sent) = app
+        .post_as(
+            owner,
+            &format!("/api/v1/orgs/test-org/projects/shop/alert-rules/{rule}/test"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{sent}");
     vec![
         ("orgs", "/".into()),
         ("projects", "/test-org".into()),
@@ -327,7 +336,8 @@ async fn the_main_pages_pass_axe_in_light_and_dark_and_at_375_px() {
 
 /// Regenerates `docs/screenshots/` (or `$MESHER_SCREENSHOTS_DIR`): the main pages at
 /// 1280×800 in light and dark, and the issues page at 375 px, of a project filled by
-/// `tests/sdk/demo_app.py`. Run by `scripts/screenshots`.
+/// `tests/sdk/demo_app.py`; only those named in `$MESHER_SCREENSHOTS_ONLY` when set. Run by
+/// `scripts/screenshots`.
 #[actix_web::test]
 #[ignore = "writes docs/screenshots/: run by scripts/screenshots"]
 async fn screenshots() {
@@ -352,16 +362,18 @@ async fn screenshots() {
     let b = Browser::launch(&app.address)
         .await
         .expect("a browser (unset MESHER_SKIP_BROWSER)");
+    // `MESHER_SCREENSHOTS_ONLY=alert-rules,alert-rule`: only those (names as the files').
+    let only = std::env::var("MESHER_SCREENSHOTS_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|n| n.trim() == name);
     b.goto("/login").await;
     b.find("#email").await;
-    b.screenshot(&dir.join("login.png")).await;
+    if wanted("login") {
+        b.screenshot(&dir.join("login.png")).await;
+    }
     sign_in(&b, &owner).await;
     let pages = main_pages(&app, &owner).await;
     for (name, path) in &pages {
-        if matches!(
-            *name,
-            "orgs" | "event" | "account" | "alert-rules" | "alert-rule"
-        ) {
+        if matches!(*name, "orgs" | "event" | "account") || !wanted(name) {
             continue;
         }
         b.goto(path).await;
@@ -386,10 +398,12 @@ async fn screenshots() {
         }
         b.dark(false).await;
     }
-    b.viewport(375, 740).await;
-    b.goto("/test-org/shop/issues").await;
-    b.find("main h1").await;
-    b.screenshot(&dir.join("issues-375.png")).await;
+    if wanted("issues-375") {
+        b.viewport(375, 740).await;
+        b.goto("/test-org/shop/issues").await;
+        b.find("main h1").await;
+        b.screenshot(&dir.join("issues-375.png")).await;
+    }
 }
 
 #[test]
