@@ -26,7 +26,7 @@ use crate::http::access::OrgAccess;
 use crate::http::alerts as changes;
 use crate::http::client_ip::Origin;
 use crate::web::csrf::FormData;
-use crate::web::flash::CreatedRule;
+use crate::web::flash::{CreatedQuery, CreatedRule, Shown};
 use crate::web::layout::{self, csrf_field};
 use crate::web::post::FormPost;
 use crate::web::session::WebUser;
@@ -38,12 +38,6 @@ const MAX_RULES: i64 = 200;
 const MAX_DELIVERIES: i64 = 50;
 /// The windows the form offers for `event_frequency`, in seconds.
 const WINDOWS: &[u32] = &[60, 300, 900, 3600, 86_400, 604_800];
-
-/// `?created=<rule id>`: the page after a rule's creation.
-#[derive(Debug, Deserialize)]
-pub struct ShowQuery {
-    created: Option<String>,
-}
 
 /// A refused form: the message and the form field it belongs to.
 struct FormError {
@@ -375,17 +369,13 @@ pub async fn show(
     state: web::Data<AppState>,
     user: WebUser,
     path: web::Path<(String, String)>,
-    query: Option<web::Query<ShowQuery>>,
+    query: Option<web::Query<CreatedQuery>>,
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let asked: Option<RuleId> = query
-        .as_ref()
-        .and_then(|q| q.created.as_deref())
-        .and_then(|r| r.parse().ok());
-    let created = asked.and_then(|r| state.flash.take_rule(user.session_id, r));
-    let message = match (asked, &created) {
-        (Some(_), None) => Message::AlreadyShown,
+    let shown = state.flash.shown::<CreatedRule>(user.session_id, query.as_deref());
+    let message = match shown {
+        Shown::AlreadyShown => Message::AlreadyShown,
         _ => Message::None,
     };
     let page = render_list(
@@ -394,7 +384,7 @@ pub async fn show(
         &user,
         &access,
         &project,
-        created.as_ref(),
+        shown.now(),
         message,
     )
     .await?;
@@ -421,7 +411,7 @@ pub async fn create(
                 name: row.name,
                 secret,
             };
-            state.flash.put_rule(user.session_id, created);
+            state.flash.put(user.session_id, created);
             Ok(see_other(&format!(
                 "{}?created={}#created",
                 base_of(&access, &project),

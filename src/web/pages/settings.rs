@@ -17,7 +17,7 @@ use crate::domain::{KeyId, Role};
 use crate::http::access::OrgAccess;
 use crate::http::client_ip::Origin;
 use crate::http::keys::{new_key, revoke};
-use crate::web::flash::CreatedKey;
+use crate::web::flash::{CreatedQuery, CreatedKey, Shown};
 use crate::web::layout::{self, csrf_field};
 use crate::web::post::FormPost;
 use crate::web::session::WebUser;
@@ -28,12 +28,6 @@ const MAX_KEYS: i64 = 100;
 
 /// A key just created, shown once.
 type Created = CreatedKey;
-
-/// `?created=<key id>`: the page after a key's creation.
-#[derive(Debug, Deserialize)]
-pub struct ShowQuery {
-    created: Option<String>,
-}
 
 /// SDK setup snippets for `dsn`.
 pub fn snippets(dsn: &str, url: &str, key: &str) -> Vec<(&'static str, String)> {
@@ -211,17 +205,13 @@ pub async fn show(
     user: WebUser,
     path: web::Path<(String, String)>,
     // A query that does not parse is ignored, like an unknown key id.
-    query: Option<web::Query<ShowQuery>>,
+    query: Option<web::Query<CreatedQuery>>,
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let asked: Option<KeyId> = query
-        .as_ref()
-        .and_then(|q| q.created.as_deref())
-        .and_then(|k| k.parse().ok());
-    let created = asked.and_then(|k| state.flash.take_key(user.session_id, k));
-    let message = match (asked, &created) {
-        (Some(_), None) => Message::AlreadyShown,
+    let shown = state.flash.shown::<CreatedKey>(user.session_id, query.as_deref());
+    let message = match shown {
+        Shown::AlreadyShown => Message::AlreadyShown,
         _ => Message::None,
     };
     let page = render(
@@ -230,7 +220,7 @@ pub async fn show(
         &user,
         &access,
         &project,
-        created.as_ref(),
+        shown.now(),
         message,
     )
     .await?;
@@ -256,7 +246,7 @@ pub async fn create_key(
                 dsn: state.settings.dsn(&key, project.number),
                 key,
             };
-            state.flash.put_key(user.session_id, created);
+            state.flash.put(user.session_id, created);
             Ok(see_other(&format!(
                 "/{}/{}/settings?created={}#created",
                 access.org.slug, project.slug, row.id
