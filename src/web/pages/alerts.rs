@@ -11,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{admin_project, project_access, project_crumbs, see_other};
@@ -373,10 +372,10 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let shown = state.flash.shown::<CreatedRule>(user.session_id, query.as_deref());
-    let message = match shown {
-        Shown::AlreadyShown => Message::AlreadyShown,
-        _ => Message::None,
+    let (created, message) = match state.flash.rules.shown(user.session_id, query.as_deref()) {
+        Shown::Now(created) => (Some(created), Message::None),
+        Shown::AlreadyShown => (None, Message::AlreadyShown),
+        Shown::Nothing => (None, Message::None),
     };
     let page = render_list(
         &state,
@@ -384,7 +383,7 @@ pub async fn show(
         &user,
         &access,
         &project,
-        shown.now(),
+        created.as_ref(),
         message,
     )
     .await?;
@@ -407,11 +406,10 @@ pub async fn create(
     match changes::create(&mut conn, &actor, &project, &rule_body(&form), now).await {
         Ok((row, secret)) => {
             let created = CreatedRule {
-                rule_id: row.id,
                 name: row.name,
                 secret,
             };
-            state.flash.put(user.session_id, created);
+            state.flash.rules.put(user.session_id, row.id, created);
             Ok(see_other(&format!(
                 "{}?created={}#created",
                 base_of(&access, &project),

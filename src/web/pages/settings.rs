@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::{admin_project, project_access, project_crumbs, see_other};
 use crate::AppState;
@@ -17,7 +16,7 @@ use crate::domain::{KeyId, Role};
 use crate::http::access::OrgAccess;
 use crate::http::client_ip::Origin;
 use crate::http::keys::{new_key, revoke};
-use crate::web::flash::{CreatedQuery, CreatedKey, Shown};
+use crate::web::flash::{CreatedKey, CreatedQuery, Shown};
 use crate::web::layout::{self, csrf_field};
 use crate::web::post::FormPost;
 use crate::web::session::WebUser;
@@ -209,10 +208,10 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let shown = state.flash.shown::<CreatedKey>(user.session_id, query.as_deref());
-    let message = match shown {
-        Shown::AlreadyShown => Message::AlreadyShown,
-        _ => Message::None,
+    let (created, message) = match state.flash.keys.shown(user.session_id, query.as_deref()) {
+        Shown::Now(created) => (Some(created), Message::None),
+        Shown::AlreadyShown => (None, Message::AlreadyShown),
+        Shown::Nothing => (None, Message::None),
     };
     let page = render(
         &state,
@@ -220,7 +219,7 @@ pub async fn show(
         &user,
         &access,
         &project,
-        shown.now(),
+        created.as_ref(),
         message,
     )
     .await?;
@@ -241,12 +240,11 @@ pub async fn create_key(
     match new_key(&mut conn, &actor, &project, form.get("label")).await {
         Ok((row, key)) => {
             let created = Created {
-                key_id: row.id,
                 label: row.label,
                 dsn: state.settings.dsn(&key, project.number),
                 key,
             };
-            state.flash.put(user.session_id, created);
+            state.flash.keys.put(user.session_id, row.id, created);
             Ok(see_other(&format!(
                 "/{}/{}/settings?created={}#created",
                 access.org.slug, project.slug, row.id
