@@ -11,17 +11,16 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use diesel::{ExpressionMethods, QueryDsl};
-use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::join_all;
-use mesher::db::partitions::partition_name;
 use mesher::db::schema::{events, issues};
 use mesher::domain::ProjectId;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    PrivateCluster, ServerProcess, TestApp, TestDb, create_project, event, member, mesher_command,
-    spawn_app_on, spawn_app_with,
+    PrivateCluster, ServerProcess, TestApp, TestDb, create_project, event, lock_todays_partition,
+    member, mesher_command, release, spawn_app_on, spawn_app_with, wait_for_blocked_flush,
 };
 
 /// Posts one native batch of `n` events (each must be accepted); returns their ids.
@@ -51,40 +50,6 @@ async fn stored_ids(db: &TestDb) -> Vec<Uuid> {
         .load(&mut conn)
         .await
         .unwrap()
-}
-
-/// Takes an exclusive lock on today's events partition in a transaction of its own, so every
-/// flush blocks until the connection commits or goes away.
-async fn lock_todays_partition(db: &TestDb) -> AsyncPgConnection {
-    let mut conn = db.conn().await;
-    let today = partition_name(chrono::Utc::now().date_naive());
-    conn.batch_execute(&format!(
-        "BEGIN; LOCK TABLE {today} IN ACCESS EXCLUSIVE MODE"
-    ))
-    .await
-    .unwrap();
-    conn
-}
-
-/// Waits (up to 10 s) until a server connection waits for a lock: a flush is in flight and
-/// blocked on the locked partition.
-async fn wait_for_blocked_flush(db: &TestDb) {
-    let mut conn = db.conn().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let blocked: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE application_name = 'mesher' AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-        if blocked > 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "no flush blocked on the lock");
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Polls `/health/ready` until it answers `status` (panics after `secs`).
@@ -253,7 +218,7 @@ async fn a_locked_partition_keeps_memory_bounded_and_drains_after_release() {
     .await;
     let p = app.project("locked").await;
 
-    let mut lock = lock_todays_partition(&app.db).await;
+    let lock = lock_todays_partition(&app.db).await;
     let held_for = Duration::from_secs(12);
     let started = Instant::now();
     let mut ids = Vec::new();
@@ -272,7 +237,7 @@ async fn a_locked_partition_keeps_memory_bounded_and_drains_after_release() {
     assert!(peak > CAPACITY, "the buffer filled up: peak {peak}");
 
     let released = Instant::now();
-    lock.batch_execute("COMMIT").await.unwrap();
+    release(lock).await;
     let s = app.assert_accounted(p.id).await;
     assert!(
         released.elapsed() < Duration::from_secs(10),

@@ -6,14 +6,13 @@
 use std::collections::HashSet;
 
 use diesel::{ExpressionMethods, QueryDsl};
-use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use mesher::db::partitions::partition_name;
+use diesel_async::RunQueryDsl;
 use mesher::db::schema::events;
 use mesher::domain::ProjectId;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDb, spawn_app_with};
+use crate::helpers::{TestApp, TestDb, lock_todays_partition, spawn_app_with};
 
 const CAP: u64 = 1 << 20;
 
@@ -40,19 +39,6 @@ async fn post_fat(app: &TestApp, key: &str, n: usize, prefix: &str) -> Vec<Uuid>
         .iter()
         .map(|id| id.as_str().unwrap().parse().unwrap())
         .collect()
-}
-
-/// An exclusive lock on today's events partition, held until the connection commits: every
-/// flush blocks on it.
-async fn lock_todays_partition(db: &TestDb) -> AsyncPgConnection {
-    let mut conn = db.conn().await;
-    let today = partition_name(chrono::Utc::now().date_naive());
-    conn.batch_execute(&format!(
-        "BEGIN; LOCK TABLE {today} IN ACCESS EXCLUSIVE MODE"
-    ))
-    .await
-    .unwrap();
-    conn
 }
 
 async fn stored_ids(db: &TestDb, project: ProjectId) -> HashSet<Uuid> {

@@ -6,24 +6,10 @@ use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use mesher::db::partitions::partition_name;
 use serde_json::json;
 
-use crate::helpers::{ServerProcess, TestDb, create_project, event, post_n, spawn_app_with};
-
-/// Holds an exclusive lock on today's partition until dropped by `release`, so every flush
-/// blocks: the database "held back".
-async fn hold_back(db: &TestDb) -> AsyncPgConnection {
-    let mut conn = db.conn().await;
-    let today = partition_name(chrono::Utc::now().date_naive());
-    conn.batch_execute(&format!(
-        "BEGIN; LOCK TABLE {today} IN ACCESS EXCLUSIVE MODE"
-    ))
-    .await
-    .unwrap();
-    conn
-}
-
-async fn release(mut conn: AsyncPgConnection) {
-    conn.batch_execute("COMMIT").await.unwrap();
-}
+use crate::helpers::{
+    ServerProcess, TestDb, create_project, event, lock_todays_partition, post_n, release,
+    spawn_app_with, wait_for_blocked_flush,
+};
 
 async fn stored_ids(db: &TestDb) -> Vec<uuid::Uuid> {
     use diesel::QueryDsl;
@@ -49,7 +35,7 @@ async fn drop_oldest_keeps_the_newest_and_counts_exactly() {
     )
     .await;
     let p = app.project("drop-oldest").await;
-    let lock = hold_back(&app.db).await;
+    let lock = lock_todays_partition(&app.db).await;
     let ids = post_n(&app, &p.key, 20, "held").await;
     // Bounded: at most the buffer plus the one batch in flight.
     assert!(app.registry.snapshot(p.id).buffered <= 10);
@@ -210,7 +196,7 @@ async fn keeps_accepting_while_a_flush_is_stuck() {
     )
     .await;
     let p = app.project("slow").await;
-    let lock = hold_back(&app.db).await;
+    let lock = lock_todays_partition(&app.db).await;
     let batch = json!(
         (0..10)
             .map(|i| event(&format!("slow {i}")))
@@ -382,7 +368,7 @@ async fn a_backlog_is_written_in_bigger_batches_up_to_the_cap() {
         )
         .await;
         let p = app.project("backlog").await;
-        let lock = hold_back(&app.db).await;
+        let lock = lock_todays_partition(&app.db).await;
         for round in 0..10 {
             let batch: Vec<_> = (0..20)
                 .map(|i| event(&format!("held {round} {i}")))
@@ -427,37 +413,6 @@ async fn hold_issues(db: &TestDb, project: mesher::domain::ProjectId) -> AsyncPg
     conn
 }
 
-#[derive(diesel::QueryableByName)]
-struct Waiting {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Waits (up to 10 s) until a server connection waits on a lock: a flush is really blocked.
-async fn wait_for_a_blocked_flush(db: &TestDb) {
-    use diesel_async::RunQueryDsl;
-    let mut conn = db.conn().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let w: Waiting = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'mesher'
-               AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut conn)
-        .await
-        .unwrap();
-        if w.n > 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no flush ever waited on the lock"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Issue 11 item 5: a project whose writes are blocked (a lock only its flush needs, held by
 /// the test) does not slow the others. Project B keeps being accepted at once and stored
 /// while A's events stay buffered behind A's one stuck batch; once the lock goes, A's are
@@ -482,7 +437,7 @@ async fn a_blocked_project_does_not_slow_the_others() {
         let lock = hold_issues(&app.db, a.id).await;
         let same_issue = json!((0..5).map(|_| event("held")).collect::<Vec<_>>());
         assert_eq!(app.post_events(&a.key, &same_issue).await.status(), 202);
-        wait_for_a_blocked_flush(&app.db).await;
+        wait_for_blocked_flush(&app.db).await;
 
         // A steady stream to B (and more to A), 5 events a request every 20 ms.
         let (mut sent_b, mut slowest) = (0, Duration::ZERO);

@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::{admin_project, project_access, project_crumbs, see_other};
 use crate::AppState;
@@ -17,7 +16,7 @@ use crate::domain::{KeyId, Role};
 use crate::http::access::OrgAccess;
 use crate::http::client_ip::Origin;
 use crate::http::keys::{new_key, revoke};
-use crate::web::flash::CreatedKey;
+use crate::web::flash::{CreatedKey, CreatedQuery, Shown};
 use crate::web::layout::{self, csrf_field};
 use crate::web::post::FormPost;
 use crate::web::session::WebUser;
@@ -28,12 +27,6 @@ const MAX_KEYS: i64 = 100;
 
 /// A key just created, shown once.
 type Created = CreatedKey;
-
-/// `?created=<key id>`: the page after a key's creation.
-#[derive(Debug, Deserialize)]
-pub struct ShowQuery {
-    created: Option<String>,
-}
 
 /// SDK setup snippets for `dsn`.
 pub fn snippets(dsn: &str, url: &str, key: &str) -> Vec<(&'static str, String)> {
@@ -211,18 +204,14 @@ pub async fn show(
     user: WebUser,
     path: web::Path<(String, String)>,
     // A query that does not parse is ignored, like an unknown key id.
-    query: Option<web::Query<ShowQuery>>,
+    query: Option<web::Query<CreatedQuery>>,
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let asked: Option<KeyId> = query
-        .as_ref()
-        .and_then(|q| q.created.as_deref())
-        .and_then(|k| k.parse().ok());
-    let created = asked.and_then(|k| state.flash.take_key(user.session_id, k));
-    let message = match (asked, &created) {
-        (Some(_), None) => Message::AlreadyShown,
-        _ => Message::None,
+    let (created, message) = match state.flash.keys.shown(user.session_id, query.as_deref()) {
+        Shown::Now(created) => (Some(created), Message::None),
+        Shown::AlreadyShown => (None, Message::AlreadyShown),
+        Shown::Nothing => (None, Message::None),
     };
     let page = render(
         &state,
@@ -251,12 +240,11 @@ pub async fn create_key(
     match new_key(&mut conn, &actor, &project, form.get("label")).await {
         Ok((row, key)) => {
             let created = Created {
-                key_id: row.id,
                 label: row.label,
                 dsn: state.settings.dsn(&key, project.number),
                 key,
             };
-            state.flash.put_key(user.session_id, created);
+            state.flash.keys.put(user.session_id, row.id, created);
             Ok(see_other(&format!(
                 "/{}/{}/settings?created={}#created",
                 access.org.slug, project.slug, row.id

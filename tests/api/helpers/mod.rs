@@ -5,6 +5,8 @@
 //! - [`app`]: the real application on port 0 in front of it ([`TestApp`]), its requests and
 //!   the accounting check;
 //! - [`cluster`]: a private PostgreSQL server a test may stop, restart or lock;
+//! - [`locks`]: locks that hold the storage writers back (today's partition), and a wait
+//!   until a flush is blocked on one;
 //! - [`process`]: the `mesher` binary as a child process (CLI commands, `mesher serve`);
 //! - [`sse`]: a reader of a project's live stream (Server-Sent Events);
 //! - [`users`]: users registered over HTTP and requests made as them;
@@ -27,6 +29,7 @@ pub mod calls;
 pub mod cluster;
 pub mod db;
 pub mod fixtures;
+pub mod locks;
 pub mod process;
 pub mod receiver;
 pub mod sse;
@@ -42,6 +45,7 @@ pub use db::{TestDb, admin_conn};
 pub use fixtures::{
     TestProject, create_project, join, member, newest_first, seed, seed_with_facts, today,
 };
+pub use locks::{lock_todays_partition, release, wait_for_blocked_flush};
 pub use process::{ServerProcess, mesher_command};
 pub use sse::{SseMessage, SseStream, named};
 pub use users::TestUser;

@@ -12,7 +12,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{admin_project, project_access, project_crumbs, see_other};
@@ -26,7 +25,7 @@ use crate::http::access::OrgAccess;
 use crate::http::alerts as changes;
 use crate::http::client_ip::Origin;
 use crate::web::csrf::FormData;
-use crate::web::flash::CreatedRule;
+use crate::web::flash::{CreatedQuery, CreatedRule, Shown};
 use crate::web::layout::{self, csrf_field};
 use crate::web::post::FormPost;
 use crate::web::session::WebUser;
@@ -40,12 +39,6 @@ pub use rule::{edit, show_rule};
 
 /// Rules the page lists (one screen).
 const MAX_RULES: i64 = 200;
-
-/// `?created=<rule id>`: the page after a rule's creation.
-#[derive(Debug, Deserialize)]
-pub struct ShowQuery {
-    created: Option<String>,
-}
 
 /// `3600` → `1 h`.
 fn window(secs: u32) -> String {
@@ -248,18 +241,14 @@ pub async fn show(
     state: web::Data<AppState>,
     user: WebUser,
     path: web::Path<(String, String)>,
-    query: Option<web::Query<ShowQuery>>,
+    query: Option<web::Query<CreatedQuery>>,
 ) -> Result<HttpResponse, WebError> {
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    let asked: Option<RuleId> = query
-        .as_ref()
-        .and_then(|q| q.created.as_deref())
-        .and_then(|r| r.parse().ok());
-    let created = asked.and_then(|r| state.flash.take_rule(user.session_id, r));
-    let message = match (asked, &created) {
-        (Some(_), None) => Message::AlreadyShown,
-        _ => Message::None,
+    let (created, message) = match state.flash.rules.shown(user.session_id, query.as_deref()) {
+        Shown::Now(created) => (Some(created), Message::None),
+        Shown::AlreadyShown => (None, Message::AlreadyShown),
+        Shown::Nothing => (None, Message::None),
     };
     let page = render_list(
         &state,
@@ -290,11 +279,10 @@ pub async fn create(
     match changes::create(&mut conn, &actor, &project, &form::rule_body(&form), now).await {
         Ok((row, secret)) => {
             let created = CreatedRule {
-                rule_id: row.id,
                 name: row.name,
                 secret,
             };
-            state.flash.put_rule(user.session_id, created);
+            state.flash.rules.put(user.session_id, row.id, created);
             Ok(see_other(&format!(
                 "{}?created={}#created",
                 base_of(&access, &project),
