@@ -19,6 +19,7 @@ pub mod flash;
 pub mod format;
 pub mod layout;
 pub mod pages;
+pub mod post;
 pub mod session;
 
 use actix_web::{guard, web};

@@ -414,3 +414,119 @@ async fn a_backlog_is_written_in_bigger_batches_up_to_the_cap() {
         assert_eq!(batch_sizes(&app.db, p.id).await.last(), Some(&3));
     }
 }
+
+/// Locks the rows of `project`'s issues (`SELECT … FOR UPDATE` in a transaction left open):
+/// that project's next issue upsert waits on them, and nobody else's does.
+async fn hold_issues(db: &TestDb, project: mesher::domain::ProjectId) -> AsyncPgConnection {
+    let mut conn = db.conn().await;
+    conn.batch_execute(&format!(
+        "BEGIN; SELECT id FROM issues WHERE project_id = '{project}' FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    conn
+}
+
+#[derive(diesel::QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Waits (up to 10 s) until a server connection waits on a lock: a flush is really blocked.
+async fn wait_for_a_blocked_flush(db: &TestDb) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = db.conn().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let w: Waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'mesher'
+               AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        if w.n > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no flush ever waited on the lock"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Issue 11 item 5: a project whose writes are blocked (a lock only its flush needs, held by
+/// the test) does not slow the others. Project B keeps being accepted at once and stored
+/// while A's events stay buffered behind A's one stuck batch; once the lock goes, A's are
+/// stored too, and both accounts are exact. By COPY (the default) and by INSERT alike.
+#[actix_web::test]
+async fn a_blocked_project_does_not_slow_the_others() {
+    for copy_events in [true, false] {
+        let app = spawn_app_with(
+            |s| {
+                s.writer.batch_size = 5;
+                s.writer.buffer_capacity = 1000;
+                s.writer.copy_events = copy_events;
+            },
+            None,
+        )
+        .await;
+        let a = app.project("blocked").await;
+        let b = app.project("bystander").await;
+        // A's first event creates its issue; the test then locks that row.
+        assert_eq!(app.post_events(&a.key, &event("held")).await.status(), 202);
+        assert_eq!(app.assert_accounted(a.id).await.stored, 1);
+        let lock = hold_issues(&app.db, a.id).await;
+        let same_issue = json!((0..5).map(|_| event("held")).collect::<Vec<_>>());
+        assert_eq!(app.post_events(&a.key, &same_issue).await.status(), 202);
+        wait_for_a_blocked_flush(&app.db).await;
+
+        // A steady stream to B (and more to A), 5 events a request every 20 ms.
+        let (mut sent_b, mut slowest) = (0, Duration::ZERO);
+        let started = Instant::now();
+        for round in 0..50 {
+            let batch: Vec<_> = (0..5).map(|i| event(&format!("b {round} {i}"))).collect();
+            let t = Instant::now();
+            assert_eq!(app.post_events(&b.key, &json!(batch)).await.status(), 202);
+            assert_eq!(app.post_events(&a.key, &same_issue).await.status(), 202);
+            slowest = slowest.max(t.elapsed());
+            sent_b += 5;
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        let streamed = started.elapsed();
+        // Generous bounds for a loaded machine; blocked, B would store nothing until release.
+        let sb = app.settle(b.id, 5).await;
+        assert_eq!(
+            (sb.accepted, sb.stored, sb.buffered),
+            (sent_b, sent_b, 0),
+            "copy {copy_events}: {sb:?}"
+        );
+        assert_eq!(app.stored_count(b.id).await, sent_b as i64);
+        assert!(
+            slowest < Duration::from_secs(2),
+            "slowest accept {slowest:?}"
+        );
+        assert!(
+            streamed < Duration::from_secs(10),
+            "the stream took {streamed:?}"
+        );
+
+        // A: nothing more stored, nothing dropped; all of it buffered or in flight.
+        let sa = app.registry.snapshot(a.id);
+        assert_eq!(sa.accepted, 1 + 5 * 51, "{sa:?}");
+        assert_eq!(
+            (sa.stored, sa.dropped(), sa.buffered),
+            (1, 0, 5 * 51),
+            "copy {copy_events}: {sa:?}"
+        );
+        assert_eq!(app.stored_count(a.id).await, 1);
+
+        release(lock).await;
+        let sa = app.assert_accounted(a.id).await;
+        assert_eq!((sa.stored, sa.dropped()), (1 + 5 * 51, 0), "{sa:?}");
+        app.assert_accounted(b.id).await;
+    }
+}

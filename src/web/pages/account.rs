@@ -20,8 +20,8 @@ use crate::error::ApiError;
 use crate::http::auth::{check_user_name, session_cookie_removal, set_password};
 use crate::http::client_ip::Origin;
 use crate::http::tokens::{TokenCreated, mint, revoke};
-use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, format};
 
@@ -192,11 +192,8 @@ pub async fn show(state: web::Data<AppState>, user: WebUser) -> Result<HttpRespo
 /// `POST /account/name`.
 pub async fn set_name(
     state: web::Data<AppState>,
-    user: WebUser,
-    form: web::Form<Vec<(String, String)>>,
+    FormPost { user, form }: FormPost,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let name = match check_user_name(form.get("name")) {
         Ok(name) => name,
         Err(e) => return refused(&state, &user, e).await,
@@ -209,12 +206,9 @@ pub async fn set_name(
 /// `POST /account/password`: the current password, the new one; other sessions end.
 pub async fn change_password(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let secret = |name: &str| SecretString::from(form.get(name).to_owned());
     let done = set_password(
         &state,
@@ -242,11 +236,9 @@ pub async fn change_password(
 /// out).
 pub async fn revoke_session(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     let id: SessionId = path.parse().map_err(|_| WebError::NotFound)?;
     let mut conn = state.pool.get().await?;
     if !session::revoke_user_session(&mut conn, (state.clock)(), user.user.id, id).await? {
@@ -263,12 +255,9 @@ pub async fn revoke_session(
 /// `POST /account/tokens`: a label and the current password; the token is shown once.
 pub async fn create_token(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let password = SecretString::from(form.get("current_password").to_owned());
     match mint(
         &state,
@@ -293,12 +282,10 @@ pub async fn create_token(
 /// `POST /account/tokens/{id}/revoke`.
 pub async fn revoke_token(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     origin: Origin,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     let id: TokenId = path.parse().map_err(|_| WebError::NotFound)?;
     revoke(&state, &user.user, &origin, id).await?;
     Ok(see_other("/account"))

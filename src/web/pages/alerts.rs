@@ -14,7 +14,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{project_access, project_crumbs, see_other};
+use super::{admin_project, project_access, project_crumbs, see_other};
 use crate::AppState;
 use crate::db::alerts::{self as rules_db, AlertRule};
 use crate::db::deliveries::{self, Delivery};
@@ -28,6 +28,7 @@ use crate::http::client_ip::Origin;
 use crate::web::csrf::FormData;
 use crate::web::flash::CreatedRule;
 use crate::web::layout::{self, csrf_field};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, format};
 
@@ -405,16 +406,12 @@ pub async fn show(
 /// refused form is drawn again (400) with the error by its field.
 pub async fn create(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project) = path.into_inner();
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     let actor = origin.actor(&user.user);
     let now = (state.clock)();
     match changes::create(&mut conn, &actor, &project, &rule_body(&form), now).await {
@@ -461,17 +458,13 @@ fn rule_id(text: &str) -> Result<RuleId, WebError> {
 /// `false`).
 pub async fn toggle(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<(String, String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project, id) = path.into_inner();
     let id = rule_id(&id)?;
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     let enabled = match form.get("enabled") {
         "true" => true,
         "false" => false,
@@ -488,16 +481,13 @@ pub async fn toggle(
 /// `POST /{org}/{project}/settings/alerts/{id}/delete` (admins).
 pub async fn delete(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     origin: Origin,
     path: web::Path<(String, String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     let (org, project, id) = path.into_inner();
     let id = rule_id(&id)?;
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     changes::delete(&mut conn, &origin.actor(&user.user), &project, id).await?;
     Ok(see_other(&base_of(&access, &project)))
 }
@@ -506,15 +496,12 @@ pub async fn delete(
 /// and redirects to the rule's delivery log.
 pub async fn send_test(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     path: web::Path<(String, String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     let (org, project, id) = path.into_inner();
     let id = rule_id(&id)?;
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     changes::send_test(&state, &mut conn, &project, id).await?;
     Ok(see_other(&format!("{}/{id}", base_of(&access, &project))))
 }

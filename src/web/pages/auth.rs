@@ -15,7 +15,8 @@ use crate::http::client_ip::Origin;
 use crate::web::WebError;
 use crate::web::csrf::{self, FormData};
 use crate::web::layout::{self, csrf_field};
-use crate::web::session::{WebUser, safe_next};
+use crate::web::post::FormPost;
+use crate::web::session::safe_next;
 
 #[derive(Deserialize)]
 pub struct NextQuery {
@@ -240,11 +241,9 @@ pub async fn register_submit(
 /// `POST /logout`: ends the session on the server and forgets the cookie.
 pub async fn logout(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     origin: Origin,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     sign_out(&state, &user.user, user.session_id, &origin).await?;
     let mut res = see_other("/login");
     let _ = res.add_cookie(&session_cookie_removal());

@@ -13,6 +13,7 @@ use crate::http::orgs;
 use crate::web::WebError;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 
 /// Organizations one page lists (one screen).
@@ -74,12 +75,9 @@ pub async fn index(state: web::Data<AppState>, user: WebUser) -> Result<HttpResp
 /// `POST /`: creates an organization (the caller owns it) and opens it.
 pub async fn create_org(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let mut conn = state.pool.get().await?;
     let actor = origin.actor(&user.user);
     let (name, slug) = (form.get("name"), form.get("slug"));

@@ -16,9 +16,9 @@ use crate::db::projects::Project;
 use crate::domain::{EventId, IssueId, IssueStatus};
 use crate::http::access::OrgAccess;
 use crate::http::validate::parse_status;
-use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
 use crate::web::pages::org::last_day;
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, chart, event_view, format};
 
@@ -257,12 +257,9 @@ pub async fn show(
 /// `POST /{org}/{project}/issues/{id}`: resolve, ignore or reopen (members, as in the API).
 pub async fn set_status(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     path: web::Path<(String, String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project, id) = path.into_inner();
     let id: IssueId = id.parse().map_err(|_| WebError::NotFound)?;
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;

@@ -18,9 +18,9 @@ use crate::http::access::OrgAccess;
 use crate::http::issues::{issue_cursor, issue_page};
 use crate::http::pagination::PageParams;
 use crate::http::validate::{parse_level, parse_q, parse_status};
-use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
 use crate::web::pages::org::last_day;
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, chart, format};
 
@@ -328,12 +328,9 @@ pub async fn list(
 /// list as it was.
 pub async fn bulk(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project) = path.into_inner();
     let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
     let status = parse_status(Some(form.get("status")))?;

@@ -25,6 +25,7 @@ pub fn see_other(to: &str) -> HttpResponse {
 use crate::AppState;
 use crate::db::DbConn;
 use crate::db::projects::Project;
+use crate::domain::Role;
 use crate::http::access::OrgAccess;
 use crate::web::WebError;
 use crate::web::layout::Crumb;
@@ -42,6 +43,19 @@ pub async fn project_access<'a>(
     let access = OrgAccess::load(&mut conn, user.user.id, org).await?;
     let project = access.project(&mut conn, project).await?;
     Ok((conn, access, project))
+}
+
+/// [`project_access`] for a change only admins may make (a member gets the 403 page, as
+/// in the API).
+pub async fn admin_project<'a>(
+    state: &'a AppState,
+    user: &WebUser,
+    org: &str,
+    project: &str,
+) -> Result<(DbConn<'a>, OrgAccess, Project), WebError> {
+    let found = project_access(state, user, org, project).await?;
+    found.1.require(Role::Admin)?;
+    Ok(found)
 }
 
 /// Breadcrumbs of a project's pages: the organization, then the project.

@@ -16,6 +16,7 @@ use crate::http::access::OrgAccess;
 use crate::http::client_ip::Origin;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, chart, format};
 
@@ -139,13 +140,10 @@ pub async fn project_root(path: web::Path<(String, String)>) -> HttpResponse {
 /// `POST /{org}`: creates a project (admins) and opens it.
 pub async fn create_project(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let mut conn = state.pool.get().await?;
     let access = OrgAccess::load(&mut conn, user.user.id, &path).await?;
     access.require(Role::Admin)?;

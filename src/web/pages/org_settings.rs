@@ -19,6 +19,7 @@ use crate::http::client_ip::Origin;
 use crate::http::orgs;
 use crate::web::csrf::FormData;
 use crate::web::layout::{self, csrf_field};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, format};
 
@@ -229,13 +230,10 @@ pub async fn show(
 /// `POST /{org}/settings/members`: adds a registered user by email (admins).
 pub async fn add_member(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (mut conn, access) = load(&state, &user, &path).await?;
     let actor = origin.actor(&user.user);
     let done = orgs::add(
@@ -258,13 +256,10 @@ fn member_id(raw: &str) -> Result<UserId, WebError> {
 /// `POST /{org}/settings/members/{user_id}/role` (admins; owners by owners).
 pub async fn set_role(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, target) = path.into_inner();
     let target = member_id(&target)?;
     let (mut conn, access) = load(&state, &user, &org).await?;
@@ -288,12 +283,10 @@ pub async fn set_role(
 /// for themself, which leaves the organization and goes home).
 pub async fn remove_member(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     origin: Origin,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     let (org, target) = path.into_inner();
     let target = member_id(&target)?;
     let (mut conn, access) = load(&state, &user, &org).await?;
@@ -316,13 +309,10 @@ pub async fn remove_member(
 /// `POST /{org}/settings/rename` (admins).
 pub async fn rename(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (mut conn, access) = load(&state, &user, &path).await?;
     let actor = origin.actor(&user.user);
     let done = orgs::rename(&mut conn, &actor, &access, form.get("name"))
@@ -334,13 +324,10 @@ pub async fn rename(
 /// `POST /{org}/settings/delete` (owners; `confirm` must be the organization's slug).
 pub async fn delete(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (mut conn, access) = load(&state, &user, &path).await?;
     access.require(Role::Owner)?;
     if form.get("confirm") != access.org.slug {

@@ -10,16 +10,16 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{project_access, project_crumbs, see_other};
+use super::{admin_project, project_access, project_crumbs, see_other};
 use crate::AppState;
 use crate::db::projects::{self, ApiKey, Project};
 use crate::domain::{KeyId, Role};
 use crate::http::access::OrgAccess;
 use crate::http::client_ip::Origin;
 use crate::http::keys::{new_key, revoke};
-use crate::web::csrf::FormData;
 use crate::web::flash::CreatedKey;
 use crate::web::layout::{self, csrf_field};
+use crate::web::post::FormPost;
 use crate::web::session::WebUser;
 use crate::web::{WebError, format};
 
@@ -241,16 +241,12 @@ pub async fn show(
 /// flash and redirects to the page that shows it once (a reload does not post again).
 pub async fn create_key(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project) = path.into_inner();
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     let actor = origin.actor(&user.user);
     match new_key(&mut conn, &actor, &project, form.get("label")).await {
         Ok((row, key)) => {
@@ -286,16 +282,13 @@ pub async fn create_key(
 /// `POST /{org}/{project}/settings/keys/{key_id}/revoke` (admins).
 pub async fn revoke_key(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, .. }: FormPost,
     origin: Origin,
     path: web::Path<(String, String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    user.check(&FormData(form.into_inner()))?;
     let (org, project, key_id) = path.into_inner();
     let key_id: KeyId = key_id.parse().map_err(|_| WebError::NotFound)?;
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     revoke(
         &state,
         &mut conn,
@@ -313,16 +306,12 @@ pub async fn revoke_key(
 /// `POST /{org}/{project}/settings/delete` (admins; `confirm` must be the project's slug).
 pub async fn delete(
     state: web::Data<AppState>,
-    user: WebUser,
+    FormPost { user, form }: FormPost,
     origin: Origin,
     path: web::Path<(String, String)>,
-    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
-    let form = FormData(form.into_inner());
-    user.check(&form)?;
     let (org, project) = path.into_inner();
-    let (mut conn, access, project) = project_access(&state, &user, &org, &project).await?;
-    access.require(Role::Admin)?;
+    let (mut conn, access, project) = admin_project(&state, &user, &org, &project).await?;
     if form.get("confirm") != project.slug {
         let page = render(
             &state,
