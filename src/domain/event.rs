@@ -256,7 +256,10 @@ pub fn normalize(value: Value) -> Result<NormalizedEvent, EventError> {
 
 /// Normalizes one event; see the module documentation for the rules. What it answers can
 /// always be stored (see `storable.rs`).
-pub fn normalize_with(value: Value, opts: &NormalizeOptions) -> Result<NormalizedEvent, EventError> {
+pub fn normalize_with(
+    value: Value,
+    opts: &NormalizeOptions,
+) -> Result<NormalizedEvent, EventError> {
     normalize_checked(value, opts, true)
 }
 

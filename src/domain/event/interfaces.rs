@@ -235,7 +235,12 @@ fn stacktrace(v: Value, path: Path<'_>) -> Result<Stacktrace, EventError> {
             .enumerate()
             .map(|(i, f)| frame(f, Path::Index(&frames_path, i)))
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(EventError::invalid(&frames_path.to_string(), "must be a list")),
+        Some(_) => {
+            return Err(EventError::invalid(
+                &frames_path.to_string(),
+                "must be a list",
+            ));
+        }
     };
     Ok(Stacktrace { frames, other: m })
 }
