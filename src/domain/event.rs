@@ -201,7 +201,7 @@ impl NormalizeOptions {
 /// Parses one event from a JSON body with the strict options (no receive time: the
 /// timestamp is kept as sent, e.g. for importing old events).
 pub fn parse_event(bytes: &[u8]) -> Result<NormalizedEvent, EventError> {
-    normalize(parse_json(bytes)?)
+    normalize_parsed(parse_json(bytes)?, bytes, &NormalizeOptions::default())
 }
 
 /// Parses one event received at `received_at` by the native endpoint.
@@ -209,7 +209,11 @@ pub fn parse_event_at(
     bytes: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<NormalizedEvent, EventError> {
-    normalize_with(parse_json(bytes)?, &NormalizeOptions::native(received_at))
+    normalize_parsed(
+        parse_json(bytes)?,
+        bytes,
+        &NormalizeOptions::native(received_at),
+    )
 }
 
 /// Parses a body holding one event object or an array of at most
@@ -228,8 +232,15 @@ pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Result<NormalizedEvent, EventErro
             ),
             field: None,
         }),
-        Value::Array(items) => Ok(items.into_iter().map(normalize).collect()),
-        single => Ok(vec![normalize(single)]),
+        Value::Array(items) => Ok(items
+            .into_iter()
+            .map(|item| normalize_parsed(item, bytes, &NormalizeOptions::default()))
+            .collect()),
+        single => Ok(vec![normalize_parsed(
+            single,
+            bytes,
+            &NormalizeOptions::default(),
+        )]),
     }
 }
 
@@ -246,10 +257,33 @@ pub fn normalize(value: Value) -> Result<NormalizedEvent, EventError> {
 /// Normalizes one event; see the module documentation for the rules. What it answers can
 /// always be stored (see `storable.rs`).
 pub fn normalize_with(
-    mut value: Value,
+    value: Value,
     opts: &NormalizeOptions,
 ) -> Result<NormalizedEvent, EventError> {
-    storable::replace_nul(&mut value);
+    normalize_checked(value, opts, true)
+}
+
+/// [`normalize_with`] for a value parsed from the JSON text `source` (or from a repaired
+/// copy of it, [`super::json`]): the walk that replaces NUL in every string is skipped when
+/// `source` holds no `\u0000` escape, the only way JSON text can put a NUL in a string
+/// (serde_json refuses raw control characters, and the repairs never write one). The walk
+/// visits every node of the tree, about a sixth of the edge's work on a typical event.
+pub fn normalize_parsed(
+    value: Value,
+    source: &[u8],
+    opts: &NormalizeOptions,
+) -> Result<NormalizedEvent, EventError> {
+    normalize_checked(value, opts, storable::may_hold_nul(source))
+}
+
+fn normalize_checked(
+    mut value: Value,
+    opts: &NormalizeOptions,
+    may_hold_nul: bool,
+) -> Result<NormalizedEvent, EventError> {
+    if may_hold_nul {
+        storable::replace_nul(&mut value);
+    }
     let Value::Object(mut obj) = value else {
         return Err(EventError {
             code: ErrorCode::InvalidEvent,

@@ -172,12 +172,19 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
+/// Whether [`frame_component`] gives a component for `f` (without building it).
+fn has_component(f: &Frame) -> bool {
+    [&f.module, &f.filename, &f.function]
+        .into_iter()
+        .any(|s| non_empty(s).is_some())
+}
+
 fn frame_component(f: &Frame) -> Option<String> {
-    let location = non_empty(&f.module).or(non_empty(&f.filename));
-    let function = non_empty(&f.function);
-    if location.is_none() && function.is_none() {
+    if !has_component(f) {
         return None;
     }
+    let location = non_empty(&f.module).or(non_empty(&f.filename));
+    let function = non_empty(&f.function);
     Some(format!(
         "frame:{}.{}",
         location.unwrap_or("?"),
@@ -204,7 +211,7 @@ fn exception_components(exceptions: &[Exception]) -> Option<Vec<String>> {
         .iter()
         .flat_map(frames)
         .filter(counted)
-        .any(|f| frame_component(f).is_some());
+        .any(has_component);
     let mut out = Vec::new();
     for e in exceptions {
         if let Some(ty) = non_empty(&e.ty) {

@@ -25,8 +25,8 @@ mod text_enum;
 pub use audit::{Actor, AuditAction, AuditEntry, TargetType};
 pub use error_code::ErrorCode;
 pub use event::{
-    EventError, NormalizeOptions, NormalizedEvent, normalize, normalize_with, parse_batch,
-    parse_event, parse_event_at,
+    EventError, NormalizeOptions, NormalizedEvent, normalize, normalize_parsed, normalize_with,
+    parse_batch, parse_event, parse_event_at,
 };
 pub use facts::{BatchFacts, EventFact, IssueFact};
 pub use fingerprint::{Fingerprint, fingerprint, title_and_culprit};

@@ -24,7 +24,7 @@ use super::ingest::{
 use crate::AppState;
 use crate::auth::project_key::KeyProject;
 use crate::domain::envelope::{self as sentry_envelope, parse_lenient_json};
-use crate::domain::event::{EventError, NormalizeOptions, normalize_with};
+use crate::domain::event::{EventError, NormalizeOptions, normalize_parsed};
 use crate::domain::{ErrorCode, PendingEvent};
 use crate::error::ApiError;
 
@@ -133,7 +133,7 @@ fn sentry_event(payload: &[u8], state: &AppState) -> Result<PendingEvent, ApiErr
             field: None,
         })
     })?;
-    let event = normalize_with(value, &NormalizeOptions::sentry(received_at))?;
+    let event = normalize_parsed(value, payload, &NormalizeOptions::sentry(received_at))?;
     Ok(PendingEvent::new(event, received_at))
 }
 

@@ -12,7 +12,7 @@ use diesel_async::RunQueryDsl;
 use mesher::db::{copy as db_copy, events as db_events, partitions, schema::events};
 use mesher::domain::json::parse_lenient_json;
 use mesher::domain::{
-    EventId, NormalizeOptions, PendingEvent, ProjectId, normalize_with, parse_event_at,
+    EventId, NormalizeOptions, PendingEvent, ProjectId, normalize_parsed, parse_event_at,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -75,6 +75,71 @@ async fn nul_and_lone_surrogates_cost_nothing_but_themselves() {
             messages.contains(&expected),
             "{expected:?} not in {messages:?}"
         );
+    }
+}
+
+/// The edge skips the walk that replaces NUL when the JSON text holds no `\u0000` escape
+/// (`storable::may_hold_nul`): a NUL is replaced wherever the text puts one, and an escaped
+/// backslash followed by `u0000` (the six characters, not a NUL) is stored as sent.
+#[actix_web::test]
+async fn nul_escapes_are_replaced_and_escaped_backslashes_kept() {
+    let app = spawn_app().await;
+    let p = app.project("nul-escapes").await;
+    // (the event's fields as JSON text, its stored message, its stored extra)
+    let cases: &[(&str, &str, Value)] = &[
+        (
+            r#""message":"in a \u0000 string","extra":{}"#,
+            "in a \u{FFFD} string",
+            json!({}),
+        ),
+        (
+            r#""message":"in a key","extra":{"k\u0000":1,"k\ufffd":2}"#,
+            "in a key",
+            json!({"k\u{FFFD}": 2, "k\u{FFFD}.2": 1}),
+        ),
+        (
+            r#""message":"nested","extra":{"a":{"b":[1,{"c":"x\u0000y"}]}}"#,
+            "nested",
+            json!({"a": {"b": [1, {"c": "x\u{FFFD}y"}]}}),
+        ),
+        (
+            r#""message":"escaped \\u0000","extra":{"k\\u0000":"v\\u0000"}"#,
+            r"escaped \u0000",
+            json!({r"k\u0000": r"v\u0000"}),
+        ),
+        (
+            r#""message":"escaped \\u0000 then \u0000","extra":{"k\\u0000":"\\\u0000"}"#,
+            "escaped \\u0000 then \u{FFFD}",
+            json!({r"k\u0000": "\\\u{FFFD}"}),
+        ),
+        (
+            r#""message":"none","extra":{"k":"\u0001 \\ \"u0000\""}"#,
+            "none",
+            json!({"k": "\u{1} \\ \"u0000\""}),
+        ),
+    ];
+    let now = Utc::now().to_rfc3339();
+    let native = [
+        ("x-mesher-key", p.key.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let store = format!("/api/{}/store/?sentry_key={}", p.number, p.key);
+    for (fields, ..) in cases {
+        let body = format!(r#"{{"level":"error","timestamp":"{now}",{fields}}}"#);
+        let res = app.post_raw("/api/v1/events", body.clone(), &native).await;
+        assert_eq!(res.status(), 202, "native: {fields}");
+        let res = app.post_raw(&store, body, &[]).await;
+        assert_eq!(res.status(), 200, "store: {fields}");
+    }
+    app.assert_accounted(p.id).await;
+    let rows = stored(&app).await;
+    for (fields, message, extra) in cases {
+        let found: Vec<&Value> = rows
+            .iter()
+            .filter(|(m, _)| m == message)
+            .map(|(_, x)| x)
+            .collect();
+        assert_eq!(found, [extra, extra], "{fields}");
     }
 }
 
@@ -299,9 +364,9 @@ fn every_accepted_event_is_stored() {
                 let parsed = if *native {
                     parse_event_at(&bytes, now).ok()
                 } else {
-                    parse_lenient_json(&bytes)
-                        .ok()
-                        .and_then(|v| normalize_with(v, &NormalizeOptions::sentry(now)).ok())
+                    parse_lenient_json(&bytes).ok().and_then(|v| {
+                        normalize_parsed(v, &bytes, &NormalizeOptions::sentry(now)).ok()
+                    })
                 };
                 parsed.map(|e| PendingEvent::new(e, now))
             })

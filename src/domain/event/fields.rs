@@ -49,8 +49,11 @@ pub(super) fn event_id(v: Option<Value>) -> Result<Option<Uuid>, EventError> {
 /// An RFC 3339 string (or a zone-less ISO 8601 one, taken as UTC, as old SDKs send)
 /// or Unix seconds, between 1970 and 9999, truncated to microseconds (PostgreSQL's
 /// precision, so a stored event reads back equal).
-pub(super) fn timestamp(v: &Value, field: &str) -> Result<DateTime<Utc>, EventError> {
-    let out_of_range = || EventError::invalid(field, "must be between 1970 and 9999");
+pub(super) fn timestamp(
+    v: &Value,
+    field: impl std::fmt::Display,
+) -> Result<DateTime<Utc>, EventError> {
+    let out_of_range = || EventError::invalid(&field.to_string(), "must be between 1970 and 9999");
     let parsed = match v {
         Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
@@ -58,7 +61,10 @@ pub(super) fn timestamp(v: &Value, field: &str) -> Result<DateTime<Utc>, EventEr
                 NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
             })
             .map_err(|_| {
-                EventError::invalid(field, "must be an RFC 3339 date-time or Unix seconds")
+                EventError::invalid(
+                    &field.to_string(),
+                    "must be an RFC 3339 date-time or Unix seconds",
+                )
             })?,
         Value::Number(n) => {
             let secs = n
@@ -73,7 +79,12 @@ pub(super) fn timestamp(v: &Value, field: &str) -> Result<DateTime<Utc>, EventEr
             // float `1.969` from becoming `1.968999`.
             DateTime::from_timestamp_micros((secs * 1e6).round() as i64).ok_or_else(out_of_range)?
         }
-        _ => return Err(EventError::invalid(field, "must be a string or a number")),
+        _ => {
+            return Err(EventError::invalid(
+                &field.to_string(),
+                "must be a string or a number",
+            ));
+        }
     };
     if parsed < DateTime::UNIX_EPOCH || parsed.timestamp() > MAX_TIMESTAMP_SECS as i64 {
         return Err(out_of_range());
@@ -96,12 +107,12 @@ pub(super) fn level(v: Option<Value>, default: Option<Level>) -> Result<Level, E
 /// A JSON object (or absent).
 pub(super) fn object(
     v: Option<Value>,
-    field: &str,
+    field: impl std::fmt::Display,
 ) -> Result<Option<Map<String, Value>>, EventError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(EventError::invalid(field, "must be an object")),
+        Some(_) => Err(EventError::invalid(&field.to_string(), "must be an object")),
     }
 }
 
@@ -184,13 +195,13 @@ pub(super) fn tags(v: Option<Value>) -> Result<BTreeMap<String, String>, EventEr
                 &format!("keys must be 1 to {MAX_TAG_KEY_CHARS} characters"),
             ));
         }
-        let field = format!("tags.{key}");
-        let value =
-            scalar_string(value).ok_or_else(|| EventError::invalid(&field, "must be a string"))?;
+        let field = || format!("tags.{key}");
+        let value = scalar_string(value)
+            .ok_or_else(|| EventError::invalid(&field(), "must be a string"))?;
         let value_chars = value.chars().count();
         if value_chars == 0 || value_chars > MAX_TAG_VALUE_CHARS {
             return Err(EventError::invalid(
-                &field,
+                &field(),
                 &format!("must be 1 to {MAX_TAG_VALUE_CHARS} characters"),
             ));
         }
@@ -227,12 +238,12 @@ pub(super) fn fingerprint(v: Option<Value>) -> Result<Option<Vec<String>>, Event
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            let field = format!("fingerprint[{i}]");
+            let field = || format!("fingerprint[{i}]");
             let s = scalar_string(item)
-                .ok_or_else(|| EventError::invalid(&field, "must be a string"))?;
+                .ok_or_else(|| EventError::invalid(&field(), "must be a string"))?;
             if s.chars().count() > MAX_FINGERPRINT_ENTRY_CHARS {
                 return Err(EventError::invalid(
-                    &field,
+                    &field(),
                     &format!("must be at most {MAX_FINGERPRINT_ENTRY_CHARS} characters"),
                 ));
             }

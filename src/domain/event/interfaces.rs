@@ -146,15 +146,41 @@ fn value_list(v: Option<Value>, field: &str) -> Result<Option<(Vec<Value>, Strin
     Ok((!items.is_empty()).then_some((items, path)))
 }
 
-fn as_object(v: Value, path: &str) -> Result<Map<String, Value>, EventError> {
+/// Where a nested field is, written out only when an error names it (a `format!` per
+/// exception, frame and breadcrumb would cost more than the checks themselves).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    /// `exception.values`, `breadcrumbs`, ...
+    Root(&'a str),
+    /// `<parent>[i]`.
+    Index(&'a Path<'a>, usize),
+    /// `<parent>.key`.
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(root) => f.write_str(root),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+        }
+    }
+}
+
+fn as_object(v: Value, path: Path<'_>) -> Result<Map<String, Value>, EventError> {
     match v {
         Value::Object(m) => Ok(m),
-        _ => Err(EventError::invalid(path, "must be an object")),
+        _ => Err(EventError::invalid(&path.to_string(), "must be an object")),
     }
 }
 
 /// A string sub-field with no length limit of its own (the body limit bounds it).
-fn text(m: &mut Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, EventError> {
+fn text(
+    m: &mut Map<String, Value>,
+    key: &str,
+    path: Path<'_>,
+) -> Result<Option<String>, EventError> {
     match m.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -174,19 +200,20 @@ pub(super) fn exceptions(v: Option<Value>) -> Result<Option<Vec<Exception>>, Eve
     let Some((items, path)) = value_list(v, "exception")? else {
         return Ok(None);
     };
+    let root = Path::Root(&path);
     let parsed = items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| exception(item, &format!("{path}[{i}]")))
+        .map(|(i, item)| exception(item, Path::Index(&root, i)))
         .collect::<Result<_, _>>()?;
     Ok(Some(parsed))
 }
 
-fn exception(v: Value, path: &str) -> Result<Exception, EventError> {
+fn exception(v: Value, path: Path<'_>) -> Result<Exception, EventError> {
     let mut m = as_object(v, path)?;
     let stacktrace = match any(&mut m, "stacktrace") {
         None => None,
-        Some(st) => Some(stacktrace(st, &format!("{path}.stacktrace"))?),
+        Some(st) => Some(stacktrace(st, Path::Key(&path, "stacktrace"))?),
     };
     Ok(Exception {
         ty: text(&mut m, "type", path)?,
@@ -198,18 +225,19 @@ fn exception(v: Value, path: &str) -> Result<Exception, EventError> {
     })
 }
 
-fn stacktrace(v: Value, path: &str) -> Result<Stacktrace, EventError> {
+fn stacktrace(v: Value, path: Path<'_>) -> Result<Stacktrace, EventError> {
     let mut m = as_object(v, path)?;
+    let frames_path = Path::Key(&path, "frames");
     let frames = match any(&mut m, "frames") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
             .into_iter()
             .enumerate()
-            .map(|(i, f)| frame(f, &format!("{path}.frames[{i}]")))
+            .map(|(i, f)| frame(f, Path::Index(&frames_path, i)))
             .collect::<Result<_, _>>()?,
         Some(_) => {
             return Err(EventError::invalid(
-                &format!("{path}.frames"),
+                &frames_path.to_string(),
                 "must be a list",
             ));
         }
@@ -217,7 +245,7 @@ fn stacktrace(v: Value, path: &str) -> Result<Stacktrace, EventError> {
     Ok(Stacktrace { frames, other: m })
 }
 
-fn frame(v: Value, path: &str) -> Result<Frame, EventError> {
+fn frame(v: Value, path: Path<'_>) -> Result<Frame, EventError> {
     let mut m = as_object(v, path)?;
     let number = |m: &mut Map<String, Value>, key: &str| match m.remove(key) {
         None | Some(Value::Null) => Ok(None),
@@ -278,26 +306,27 @@ pub(super) fn breadcrumbs(v: Option<Value>) -> Result<Option<Vec<Breadcrumb>>, E
     let Some((items, path)) = value_list(v, "breadcrumbs")? else {
         return Ok(None);
     };
+    let root = Path::Root(&path);
     let parsed = items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| breadcrumb(item, &format!("{path}[{i}]")))
+        .map(|(i, item)| breadcrumb(item, Path::Index(&root, i)))
         .collect::<Result<_, _>>()?;
     Ok(Some(parsed))
 }
 
-fn breadcrumb(v: Value, path: &str) -> Result<Breadcrumb, EventError> {
+fn breadcrumb(v: Value, path: Path<'_>) -> Result<Breadcrumb, EventError> {
     let mut m = as_object(v, path)?;
     let timestamp = match any(&mut m, "timestamp") {
         None => None,
-        Some(t) => Some(fields::timestamp(&t, &format!("{path}.timestamp"))?),
+        Some(t) => Some(fields::timestamp(&t, Path::Key(&path, "timestamp"))?),
     };
     let level = text(&mut m, "level", path)?.map(|l| {
         l.parse::<Level>()
             .map(|l| l.as_str().to_owned())
             .unwrap_or(l)
     });
-    let data = fields::object(m.remove("data"), &format!("{path}.data"))?;
+    let data = fields::object(m.remove("data"), Path::Key(&path, "data"))?;
     Ok(Breadcrumb {
         timestamp,
         ty: text(&mut m, "type", path)?,

@@ -16,6 +16,13 @@ use serde_json::{Map, Value};
 const NUL: char = '\0';
 const REPLACEMENT: &str = "\u{FFFD}";
 
+/// Whether the JSON text `source` may hold a NUL in a string or key: only a `\u0000`
+/// escape can write one (serde_json refuses a raw control character in a string). An escaped
+/// backslash followed by `u0000` gives a false positive, which only costs the walk.
+pub(super) fn may_hold_nul(source: &[u8]) -> bool {
+    memchr::memmem::find(source, br"\u0000").is_some()
+}
+
 /// Replaces NUL with U+FFFD in every string and object key of `value`. Allocates only
 /// where a NUL is found.
 pub(super) fn replace_nul(value: &mut Value) {

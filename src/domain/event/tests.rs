@@ -364,3 +364,30 @@ fn nul_is_replaced_in_every_field_of_the_event() {
     assert_eq!(e.message, "a\u{FFFD}b");
     assert_eq!(e.tags["k\u{FFFD}"], "v\u{FFFD}");
 }
+
+#[test]
+fn skipping_the_nul_walk_changes_nothing() {
+    // JSON texts with and without `\u0000`, as a string, a key, nested, escaped; the walk
+    // itself is `nul_is_replaced_in_every_field_of_the_event`.
+    let texts = [
+        r#"{"m":"a\u0000b"}"#,
+        r#"{"k\u0000":{"k\ufffd":1}}"#,
+        r#"{"a":[{"b":["x\u0000"]}]}"#,
+        r#"{"m":"a\\u0000b","k\\u0000":"\\\u0000"}"#,
+        r#"{"m":"\u0001 \\ \"u0000\" \u00000"}"#,
+        r#"{"m":"plain","n":[1,2.5,null,true]}"#,
+    ];
+    for text in texts {
+        let extra = serde_json::from_str::<Value>(text).unwrap();
+        let event = with(json!({"extra": extra}));
+        let source = serde_json::to_vec(&event).unwrap();
+        let walked = normalize_with(event.clone(), &NormalizeOptions::default()).unwrap();
+        let skipped = normalize_parsed(
+            super::super::json::parse_json(&source).unwrap(),
+            &source,
+            &NormalizeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(skipped, walked, "{text}");
+    }
+}
