@@ -106,15 +106,14 @@ pub async fn build_pool(settings: &DatabaseSettings) -> Result<CopyPool, DbError
         .build_unchecked(manager))
 }
 
-/// A connection from `pool`, waiting at most `wait` (see [`super::get_within`]).
-pub async fn get_within(
+/// A connection from `pool` for a writer, waiting at most `wait` for the database (see
+/// [`super::get_queued`]).
+pub async fn get_queued(
     pool: &CopyPool,
     wait: Option<Duration>,
 ) -> Result<bb8::PooledConnection<'_, CopyManager>, DbError> {
     let got = match wait {
-        Some(wait) => tokio::time::timeout(wait, pool.get())
-            .await
-            .map_err(|_| DbError::Pool(bb8::RunError::TimedOut))?,
+        Some(wait) => super::get_queued(pool, wait).await,
         None => pool.get().await,
     };
     got.map_err(|e| match e {

@@ -100,6 +100,35 @@ pub async fn get_within(pool: &DbPool, wait: Duration) -> Result<DbConn<'_>, DbE
     }
 }
 
+/// A connection for a writer's flush from `pool`, where `wait` bounds how long the
+/// *database* may take to hand one out. A wait that ends while every connection of the pool
+/// is open and checked out is not the database failing — other flushes hold them, as with
+/// a thousand projects flushing at once — so the same request keeps waiting (its place in
+/// the pool's queue kept) instead of counting a failed attempt, which after the retries
+/// would drop the batch under mere load. No open connection, or one idle, and the wait
+/// still ends: the database is down or refusing, and the writer's retry and spill rules
+/// apply as before.
+pub async fn get_queued<M: bb8::ManageConnection>(
+    pool: &bb8::Pool<M>,
+    wait: Duration,
+) -> Result<bb8::PooledConnection<'_, M>, bb8::RunError<M::Error>> {
+    let busy = || {
+        let state = pool.state();
+        state.connections > 0 && state.idle_connections == 0
+    };
+    loop {
+        let mut get = std::pin::pin!(pool.get());
+        loop {
+            match tokio::time::timeout(wait, &mut get).await {
+                Ok(Err(bb8::RunError::TimedOut)) if busy() => break, // the pool's own timeout: ask again
+                Ok(got) => return got,
+                Err(_) if busy() => continue,
+                Err(_) => return Err(bb8::RunError::TimedOut),
+            }
+        }
+    }
+}
+
 /// A blocking diesel connection for the migration harness (call on a blocking thread only).
 fn sync_connection(
     url: &str,

@@ -568,7 +568,7 @@ async fn write_batch(
 ) -> Result<BatchFacts, DbError> {
     match &pools.copy {
         Some(copy) => {
-            let mut client = db::copy::get_within(copy, settings.acquire_timeout).await?;
+            let mut client = db::copy::get_queued(copy, settings.acquire_timeout).await?;
             db::copy::write_batch(&mut client, shared.project_id, batch).await
         }
         None => {
@@ -578,13 +578,14 @@ async fn write_batch(
     }
 }
 
-/// A pooled connection, waiting at most `acquire_timeout` when one is set.
+/// A pooled connection, waiting at most `acquire_timeout` for the database when one is set
+/// (behind other writers' flushes, as long as it takes: [`db::get_queued`]).
 async fn diesel_conn<'a>(
     pool: &'a DbPool,
     settings: &WriterSettings,
 ) -> Result<db::DbConn<'a>, DbError> {
     Ok(match settings.acquire_timeout {
-        Some(wait) => db::get_within(pool, wait).await?,
+        Some(wait) => db::get_queued(pool, wait).await?,
         None => pool.get().await?,
     })
 }

@@ -485,3 +485,40 @@ async fn a_blocked_project_does_not_slow_the_others() {
         app.assert_accounted(b.id).await;
     }
 }
+
+/// Waiting for a connection behind other writers' flushes is not the database failing: with
+/// the pool's one connection held by a flush blocked on a lock for longer than
+/// `database.acquire_timeout_ms`, another project's flush waits its turn (no retries allowed,
+/// so a timeout counted as a failure would drop its batch) and is stored once the lock goes.
+#[actix_web::test]
+async fn a_flush_behind_a_busy_pool_waits_its_turn_and_drops_nothing() {
+    let app = spawn_app_with(
+        |s| {
+            s.database.pool_size = 1;
+            s.database.acquire_timeout_ms = 100;
+            s.writer.max_retries = 0;
+            s.writer.batch_size = 5;
+        },
+        None,
+    )
+    .await;
+    let a = app.project("holder").await;
+    let b = app.project("waiter").await;
+    let five = |m: &str| json!((0..5).map(|_| event(m)).collect::<Vec<_>>());
+    assert_eq!(app.post_events(&a.key, &five("held")).await.status(), 202);
+    app.assert_accounted(a.id).await;
+    let lock = hold_issues(&app.db, a.id).await;
+    assert_eq!(app.post_events(&a.key, &five("held")).await.status(), 202);
+    wait_for_blocked_flush(&app.db).await;
+
+    assert_eq!(app.post_events(&b.key, &five("waits")).await.status(), 202);
+    actix_web::rt::time::sleep(Duration::from_millis(600)).await;
+    let sb = app.registry.snapshot(b.id);
+    assert_eq!((sb.stored, sb.dropped()), (0, 0), "{sb:?}");
+
+    release(lock).await;
+    let sb = app.assert_accounted(b.id).await;
+    assert_eq!((sb.stored, sb.dropped()), (5, 0), "{sb:?}");
+    let sa = app.assert_accounted(a.id).await;
+    assert_eq!((sa.stored, sa.dropped()), (10, 0), "{sa:?}");
+}
