@@ -101,21 +101,19 @@ pub async fn get_within(pool: &DbPool, wait: Duration) -> Result<DbConn<'_>, DbE
 }
 
 /// A connection for a writer's flush from `pool`, where `wait` bounds how long the
-/// *database* may take to hand one out. A wait that ends while every connection of the pool
-/// is open and checked out is not the database failing — other flushes hold them, as with
-/// a thousand projects flushing at once — so the same request keeps waiting (its place in
-/// the pool's queue kept) instead of counting a failed attempt, which after the retries
-/// would drop the batch under mere load. No open connection, or one idle, and the wait
-/// still ends: the database is down or refusing, and the writer's retry and spill rules
-/// apply as before.
+/// *database* may take to hand one out. A wait that ends while the pool holds open
+/// connections is not the database failing — other flushes hold them, as with a thousand
+/// projects flushing at once — so the same request keeps waiting (its place kept) instead of
+/// counting a failed attempt, which after the retries would drop the batch under mere load.
+/// (Checking "none idle" instead is racy: a connection just given back shows as idle until
+/// the woken waiter takes it.) With no open connection the wait still ends: the database is
+/// down or refusing (a dead connection is dropped when checked out, so they go quickly), and
+/// the writer's retry and spill rules apply as before.
 pub async fn get_queued<M: bb8::ManageConnection>(
     pool: &bb8::Pool<M>,
     wait: Duration,
 ) -> Result<bb8::PooledConnection<'_, M>, bb8::RunError<M::Error>> {
-    let busy = || {
-        let state = pool.state();
-        state.connections > 0 && state.idle_connections == 0
-    };
+    let busy = || pool.state().connections > 0;
     loop {
         let mut get = std::pin::pin!(pool.get());
         loop {
