@@ -223,6 +223,9 @@ pub fn parse_event_at(
 /// inner results are per item, in order. An empty array gives an empty vector. Use
 /// [`body_is_array`] to tell which response shape the client expects.
 pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Result<NormalizedEvent, EventError>>, EventError> {
+    // Once for the whole body, not once per item (that would scan it `items` times).
+    let may_hold_nul = storable::may_hold_nul(bytes);
+    let normalize = |item| normalize_checked(item, &NormalizeOptions::default(), may_hold_nul);
     match parse_json(bytes)? {
         Value::Array(items) if items.len() > MAX_BATCH_EVENTS => Err(EventError {
             code: ErrorCode::TooManyEvents,
@@ -232,15 +235,8 @@ pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Result<NormalizedEvent, EventErro
             ),
             field: None,
         }),
-        Value::Array(items) => Ok(items
-            .into_iter()
-            .map(|item| normalize_parsed(item, bytes, &NormalizeOptions::default()))
-            .collect()),
-        single => Ok(vec![normalize_parsed(
-            single,
-            bytes,
-            &NormalizeOptions::default(),
-        )]),
+        Value::Array(items) => Ok(items.into_iter().map(normalize).collect()),
+        single => Ok(vec![normalize(single)]),
     }
 }
 
