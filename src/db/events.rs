@@ -29,6 +29,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::DbError;
+use super::issues::IssueValueKey;
 use super::types::JsonText;
 use crate::domain::facts::{SHORT_MESSAGE_CHARS, short};
 use crate::domain::pending::Field;
@@ -144,12 +145,9 @@ impl<'a> IssueValues<'a> {
     pub fn of(batch: &'a [PendingEvent], issue_ids: &[IssueId]) -> Self {
         let mut seen: BTreeMap<(&'static str, &'a str, IssueId), DateTime<Utc>> = BTreeMap::new();
         for (e, &issue) in batch.iter().zip(issue_ids) {
-            for (key, field) in [
-                ("environment", Field::Environment),
-                ("release", Field::Release),
-            ] {
-                if let Some(value) = e.get(field) {
-                    seen.entry((key, value, issue))
+            for key in IssueValueKey::ALL {
+                if let Some(value) = e.get(key.field()) {
+                    seen.entry((key.as_str(), value, issue))
                         .and_modify(|t| *t = (*t).min(e.received_at))
                         .or_insert(e.received_at);
                 }

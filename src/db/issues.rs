@@ -6,6 +6,7 @@
 
 use super::schema::{issue_values, issues};
 pub use crate::domain::IssueStatus;
+use crate::domain::pending::Field;
 use crate::domain::{IssueId, Level, ProjectId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -295,7 +296,17 @@ pub enum IssueValueKey {
 }
 
 impl IssueValueKey {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [Self; 2] = [Self::Environment, Self::Release];
+
+    /// The event field whose values it records.
+    pub fn field(self) -> Field {
+        match self {
+            Self::Environment => Field::Environment,
+            Self::Release => Field::Release,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Environment => "environment",
             Self::Release => "release",
