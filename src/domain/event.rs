@@ -153,11 +153,13 @@ impl EventError {
         }
     }
 
-    fn invalid(field: &str, problem: &str) -> Self {
+    /// `field` is anything that writes the field's path (a `&str`, or a path built lazily).
+    fn invalid(field: impl std::fmt::Display, problem: &str) -> Self {
+        let field = field.to_string();
         EventError {
             code: ErrorCode::InvalidField,
             message: format!("`{field}` {problem}"),
-            field: Some(field.to_owned()),
+            field: Some(field),
         }
     }
 }

@@ -53,7 +53,7 @@ pub(super) fn timestamp(
     v: &Value,
     field: impl std::fmt::Display,
 ) -> Result<DateTime<Utc>, EventError> {
-    let out_of_range = || EventError::invalid(&field.to_string(), "must be between 1970 and 9999");
+    let out_of_range = || EventError::invalid(&field, "must be between 1970 and 9999");
     let parsed = match v {
         Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
@@ -61,10 +61,7 @@ pub(super) fn timestamp(
                 NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
             })
             .map_err(|_| {
-                EventError::invalid(
-                    &field.to_string(),
-                    "must be an RFC 3339 date-time or Unix seconds",
-                )
+                EventError::invalid(&field, "must be an RFC 3339 date-time or Unix seconds")
             })?,
         Value::Number(n) => {
             let secs = n
@@ -80,10 +77,7 @@ pub(super) fn timestamp(
             DateTime::from_timestamp_micros((secs * 1e6).round() as i64).ok_or_else(out_of_range)?
         }
         _ => {
-            return Err(EventError::invalid(
-                &field.to_string(),
-                "must be a string or a number",
-            ));
+            return Err(EventError::invalid(&field, "must be a string or a number"));
         }
     };
     if parsed < DateTime::UNIX_EPOCH || parsed.timestamp() > MAX_TIMESTAMP_SECS as i64 {
@@ -112,7 +106,7 @@ pub(super) fn object(
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(EventError::invalid(&field.to_string(), "must be an object")),
+        Some(_) => Err(EventError::invalid(&field, "must be an object")),
     }
 }
 
@@ -130,7 +124,7 @@ pub(super) fn contexts(v: Option<Value>) -> Result<Option<Map<String, Value>>, E
             }
             _ => {
                 return Err(EventError::invalid(
-                    &format!("contexts.{key}"),
+                    format!("contexts.{key}"),
                     "must be an object",
                 ));
             }
@@ -164,13 +158,13 @@ pub(super) fn tags(v: Option<Value>) -> Result<BTreeMap<String, String>, EventEr
                     match (pair.next(), pair.next()) {
                         (Some(Value::String(k)), Some(v)) => Ok((k, v)),
                         _ => Err(EventError::invalid(
-                            &format!("tags[{i}]"),
+                            format!("tags[{i}]"),
                             "key must be a string",
                         )),
                     }
                 }
                 _ => Err(EventError::invalid(
-                    &format!("tags[{i}]"),
+                    format!("tags[{i}]"),
                     "must be a [key, value] pair",
                 )),
             })
@@ -196,12 +190,12 @@ pub(super) fn tags(v: Option<Value>) -> Result<BTreeMap<String, String>, EventEr
             ));
         }
         let field = || format!("tags.{key}");
-        let value = scalar_string(value)
-            .ok_or_else(|| EventError::invalid(&field(), "must be a string"))?;
+        let value =
+            scalar_string(value).ok_or_else(|| EventError::invalid(field(), "must be a string"))?;
         let value_chars = value.chars().count();
         if value_chars == 0 || value_chars > MAX_TAG_VALUE_CHARS {
             return Err(EventError::invalid(
-                &field(),
+                field(),
                 &format!("must be 1 to {MAX_TAG_VALUE_CHARS} characters"),
             ));
         }
@@ -240,10 +234,10 @@ pub(super) fn fingerprint(v: Option<Value>) -> Result<Option<Vec<String>>, Event
         .map(|(i, item)| {
             let field = || format!("fingerprint[{i}]");
             let s = scalar_string(item)
-                .ok_or_else(|| EventError::invalid(&field(), "must be a string"))?;
+                .ok_or_else(|| EventError::invalid(field(), "must be a string"))?;
             if s.chars().count() > MAX_FINGERPRINT_ENTRY_CHARS {
                 return Err(EventError::invalid(
-                    &field(),
+                    field(),
                     &format!("must be at most {MAX_FINGERPRINT_ENTRY_CHARS} characters"),
                 ));
             }

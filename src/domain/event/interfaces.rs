@@ -131,7 +131,7 @@ fn value_list(v: Option<Value>, field: &str) -> Result<Option<(Vec<Value>, Strin
             None => (vec![Value::Object(m)], field.to_owned()),
             Some(_) => {
                 return Err(EventError::invalid(
-                    &format!("{field}.values"),
+                    format!("{field}.values"),
                     "must be a list",
                 ));
             }
@@ -171,7 +171,7 @@ impl std::fmt::Display for Path<'_> {
 fn as_object(v: Value, path: Path<'_>) -> Result<Map<String, Value>, EventError> {
     match v {
         Value::Object(m) => Ok(m),
-        _ => Err(EventError::invalid(&path.to_string(), "must be an object")),
+        _ => Err(EventError::invalid(path, "must be an object")),
     }
 }
 
@@ -185,7 +185,7 @@ fn text(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(EventError::invalid(
-            &format!("{path}.{key}"),
+            format!("{path}.{key}"),
             "must be a string",
         )),
     }
@@ -236,10 +236,7 @@ fn stacktrace(v: Value, path: Path<'_>) -> Result<Stacktrace, EventError> {
             .map(|(i, f)| frame(f, Path::Index(&frames_path, i)))
             .collect::<Result<_, _>>()?,
         Some(_) => {
-            return Err(EventError::invalid(
-                &frames_path.to_string(),
-                "must be a list",
-            ));
+            return Err(EventError::invalid(frames_path, "must be a list"));
         }
     };
     Ok(Stacktrace { frames, other: m })
@@ -251,7 +248,7 @@ fn frame(v: Value, path: Path<'_>) -> Result<Frame, EventError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
         Some(_) => Err(EventError::invalid(
-            &format!("{path}.{key}"),
+            format!("{path}.{key}"),
             "must be a non-negative integer",
         )),
     };
@@ -264,14 +261,14 @@ fn frame(v: Value, path: Path<'_>) -> Result<Frame, EventError> {
                 Value::String(s) => Ok(s),
                 Value::Null => Ok(String::new()),
                 _ => Err(EventError::invalid(
-                    &format!("{path}.{key}[{i}]"),
+                    format!("{path}.{key}[{i}]"),
                     "must be a string",
                 )),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(_) => Err(EventError::invalid(
-            &format!("{path}.{key}"),
+            format!("{path}.{key}"),
             "must be a list of strings",
         )),
     };
@@ -280,7 +277,7 @@ fn frame(v: Value, path: Path<'_>) -> Result<Frame, EventError> {
         Some(Value::Bool(b)) => Some(b),
         Some(_) => {
             return Err(EventError::invalid(
-                &format!("{path}.in_app"),
+                format!("{path}.in_app"),
                 "must be a boolean",
             ));
         }

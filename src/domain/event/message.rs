@@ -75,7 +75,7 @@ fn from_message_object(v: &Value, field: &str) -> Result<Option<String>, EventEr
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
         Some(_) => Err(EventError::invalid(
-            &format!("{field}.{key}"),
+            format!("{field}.{key}"),
             "must be a string",
         )),
     };
