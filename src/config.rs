@@ -146,6 +146,10 @@ pub struct WriterSettings {
     /// false: `INSERT … FROM unnest` through diesel.
     #[serde(default = "default_true")]
     pub copy_events: bool,
+    /// With `copy_events`: a batch of fewer events than this is written in one transaction
+    /// together with other projects' small batches (`ingest::group`); 0: every batch alone.
+    #[serde(default = "default_group_below")]
+    pub group_below: usize,
     pub flush_interval_ms: u64,
     pub max_retries: u32,
     pub retry_base_ms: u64,
@@ -207,6 +211,10 @@ impl WriterSettings {
 
 fn default_max_batch_size() -> usize {
     2000
+}
+
+fn default_group_below() -> usize {
+    100
 }
 
 fn default_true() -> bool {
@@ -409,6 +417,12 @@ impl Settings {
             return Err(invalid(
                 "writer.max_batch_size",
                 "must be at most 5000 (0: batches of writer.batch_size)",
+            ));
+        }
+        if w.group_below > 5000 {
+            return Err(invalid(
+                "writer.group_below",
+                "must be at most 5000 (0: no batch is written with others)",
             ));
         }
         if w.buffer_capacity < w.batch_size {

@@ -18,6 +18,11 @@
 //! The committed batch is described by [`BatchFacts`]: which issues were created or
 //! regressed, their new state, and the events each one got.
 //!
+//! The issue statements take the project per row, not per statement, so one transaction can
+//! hold several projects' batches ([`ProjectBatch`]; `db::copy::write_batches`, used by the
+//! group writer): rows are upserted in (project, fingerprint) order and every issue is keyed
+//! by its project, so the same fingerprint in two projects stays two issues.
+//!
 //! The `jsonb` values are the JSON text a [`PendingEvent`] carries since the edge, bound as
 //! they are ([`JsonText`]): no `serde_json::Value` is built on the write path.
 
@@ -49,11 +54,29 @@ pub(super) struct IssueAgg<'a> {
     count: i64,
 }
 
-fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
-    let mut issues: BTreeMap<&str, IssueAgg<'_>> = BTreeMap::new();
-    for e in batch {
+/// The events of one project, written in a transaction that may hold other projects' too.
+#[derive(Clone, Copy)]
+pub struct ProjectBatch<'a> {
+    pub project_id: ProjectId,
+    pub events: &'a [PendingEvent],
+}
+
+/// The events of every batch of `batches`, each with its project.
+fn each_event<'a>(
+    batches: &[ProjectBatch<'a>],
+) -> impl Iterator<Item = (ProjectId, &'a PendingEvent)> {
+    batches
+        .iter()
+        .flat_map(|b| b.events.iter().map(move |e| (b.project_id, e)))
+}
+
+/// Each issue's share of `batches`, by project and fingerprint (the order the upsert locks
+/// them in).
+fn aggregate<'a>(batches: &[ProjectBatch<'a>]) -> BTreeMap<(ProjectId, &'a str), IssueAgg<'a>> {
+    let mut issues: BTreeMap<(ProjectId, &str), IssueAgg<'_>> = BTreeMap::new();
+    for (project_id, e) in each_event(batches) {
         issues
-            .entry(e.fingerprint_hash())
+            .entry((project_id, e.fingerprint_hash()))
             .and_modify(|agg| {
                 agg.level = agg.level.max(e.level);
                 agg.first_seen = agg.first_seen.min(e.received_at);
@@ -77,6 +100,8 @@ fn aggregate(batch: &[PendingEvent]) -> BTreeMap<&str, IssueAgg<'_>> {
 pub(super) struct UpsertedIssue {
     #[diesel(sql_type = SqlUuid)]
     pub id: IssueId,
+    #[diesel(sql_type = SqlUuid)]
+    pub project_id: ProjectId,
     #[diesel(sql_type = Text)]
     pub fingerprint_hash: String,
     #[diesel(sql_type = Bool)]
@@ -95,11 +120,12 @@ pub(super) struct UpsertedIssue {
 pub(super) const UPSERT_ISSUES: &str = "\
 INSERT INTO issues (id, project_id, fingerprint_hash, fingerprint, title, culprit, level,
                     first_seen, last_seen, times_seen)
-SELECT u.id, $1, u.hash, u.fp, u.title, u.culprit, u.level, u.first_seen, u.last_seen, u.n
-FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::text[],
-            $8::timestamptz[], $9::timestamptz[], $10::bigint[])
-     AS u(id, hash, fp, title, culprit, level, first_seen, last_seen, n)
-ORDER BY u.hash
+SELECT u.id, u.project_id, u.hash, u.fp, u.title, u.culprit, u.level, u.first_seen,
+       u.last_seen, u.n
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
+            $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bigint[])
+     AS u(project_id, id, hash, fp, title, culprit, level, first_seen, last_seen, n)
+ORDER BY u.project_id, u.hash
 ON CONFLICT (project_id, fingerprint_hash) DO UPDATE SET
     first_seen = LEAST(issues.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(issues.last_seen, EXCLUDED.last_seen),
@@ -109,7 +135,7 @@ ON CONFLICT (project_id, fingerprint_hash) DO UPDATE SET
            > array_position(ARRAY['debug','info','warning','error','fatal'], issues.level)
         THEN EXCLUDED.level ELSE issues.level END,
     updated_at = now()
-RETURNING id, fingerprint_hash, (xmax = 0) AS created, status, times_seen, level, last_seen";
+RETURNING id, project_id, fingerprint_hash, (xmax = 0) AS created, status, times_seen, level, last_seen";
 
 /// Reopens the issues the upsert found resolved (rows this transaction already locks).
 pub(super) const REOPEN_ISSUES: &str = "\
@@ -127,14 +153,15 @@ pub(super) struct ReopenedIssue {
 /// one probe of the primary key and writes nothing.
 pub(super) const INSERT_ISSUE_VALUES: &str = "\
 INSERT INTO issue_values (project_id, key, value, issue_id, first_seen)
-SELECT $1, u.key, u.value, u.issue_id, u.first_seen
-FROM unnest($2::text[], $3::text[], $4::uuid[], $5::timestamptz[])
-     AS u(key, value, issue_id, first_seen)
+SELECT u.project_id, u.key, u.value, u.issue_id, u.first_seen
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[])
+     AS u(project_id, key, value, issue_id, first_seen)
 ON CONFLICT DO NOTHING";
 
-/// The distinct (key, value, issue) triples of a batch, one array per column of
-/// [`INSERT_ISSUE_VALUES`] ($2…$5), sorted, with the earliest receive time of each.
+/// The distinct (project, key, value, issue) tuples of a write, one array per column of
+/// [`INSERT_ISSUE_VALUES`], sorted, with the earliest receive time of each.
 pub(super) struct IssueValues<'a> {
+    pub projects: Vec<ProjectId>,
     pub keys: Vec<&'static str>,
     pub values: Vec<&'a str>,
     pub issues: Vec<IssueId>,
@@ -142,12 +169,14 @@ pub(super) struct IssueValues<'a> {
 }
 
 impl<'a> IssueValues<'a> {
-    pub fn of(batch: &'a [PendingEvent], issue_ids: &[IssueId]) -> Self {
-        let mut seen: BTreeMap<(&'static str, &'a str, IssueId), DateTime<Utc>> = BTreeMap::new();
-        for (e, &issue) in batch.iter().zip(issue_ids) {
+    /// `issue_ids` holds the issue of each event of `batches`, in order.
+    pub fn of(batches: &[ProjectBatch<'a>], issue_ids: &[IssueId]) -> Self {
+        type Tuple<'a> = (ProjectId, &'static str, &'a str, IssueId);
+        let mut seen: BTreeMap<Tuple<'a>, DateTime<Utc>> = BTreeMap::new();
+        for ((project_id, e), &issue) in each_event(batches).zip(issue_ids) {
             for key in IssueValueKey::ALL {
                 if let Some(value) = e.get(key.field()) {
-                    seen.entry((key.as_str(), value, issue))
+                    seen.entry((project_id, key.as_str(), value, issue))
                         .and_modify(|t| *t = (*t).min(e.received_at))
                         .or_insert(e.received_at);
                 }
@@ -155,12 +184,14 @@ impl<'a> IssueValues<'a> {
         }
         let n = seen.len();
         let mut v = IssueValues {
+            projects: Vec::with_capacity(n),
             keys: Vec::with_capacity(n),
             values: Vec::with_capacity(n),
             issues: Vec::with_capacity(n),
             firsts: Vec::with_capacity(n),
         };
-        for ((key, value, issue), first) in seen {
+        for ((project_id, key, value, issue), first) in seen {
+            v.projects.push(project_id);
             v.keys.push(key);
             v.values.push(value);
             v.issues.push(issue);
@@ -189,9 +220,10 @@ FROM unnest($2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::timestamp
           environment, server_name, transaction, logger, tags, exception, breadcrumbs,
           user_data, contexts, extra)";
 
-/// The issues a batch touches, one array per column of [`UPSERT_ISSUES`] ($2…$10), in
-/// fingerprint order.
+/// The issues a write touches, one array per column of [`UPSERT_ISSUES`], in (project,
+/// fingerprint) order.
 pub(super) struct IssueColumns<'a> {
+    pub projects: Vec<ProjectId>,
     pub ids: Vec<IssueId>,
     pub hashes: Vec<&'a str>,
     pub fps: Vec<JsonText<'a>>,
@@ -204,10 +236,11 @@ pub(super) struct IssueColumns<'a> {
 }
 
 impl<'a> IssueColumns<'a> {
-    pub fn of(batch: &'a [PendingEvent]) -> Self {
-        let issues = aggregate(batch);
+    pub fn of(batches: &[ProjectBatch<'a>]) -> Self {
+        let issues = aggregate(batches);
         let n = issues.len();
         let mut c = IssueColumns {
+            projects: Vec::with_capacity(n),
             ids: Vec::with_capacity(n),
             hashes: Vec::with_capacity(n),
             fps: Vec::with_capacity(n),
@@ -218,7 +251,8 @@ impl<'a> IssueColumns<'a> {
             lasts: Vec::with_capacity(n),
             counts: Vec::with_capacity(n),
         };
-        for (hash, agg) in issues {
+        for ((project_id, hash), agg) in issues {
+            c.projects.push(project_id);
             c.ids.push(IssueId::new());
             c.hashes.push(hash);
             c.fps.push(JsonText(agg.components));
@@ -233,18 +267,17 @@ impl<'a> IssueColumns<'a> {
     }
 }
 
-/// The issue of each event of `batch`, from what the upsert returned.
+/// The issue of each event of `batches`, in order, from what the upsert returned.
 pub(super) fn issue_ids(
-    batch: &[PendingEvent],
+    batches: &[ProjectBatch<'_>],
     upserted: &[UpsertedIssue],
 ) -> Result<Vec<IssueId>, diesel::result::Error> {
-    let issue_of: HashMap<&str, IssueId> = upserted
+    let issue_of: HashMap<(ProjectId, &str), IssueId> = upserted
         .iter()
-        .map(|u| (u.fingerprint_hash.as_str(), u.id))
+        .map(|u| ((u.project_id, u.fingerprint_hash.as_str()), u.id))
         .collect();
-    batch
-        .iter()
-        .map(|e| issue_of.get(e.fingerprint_hash()).copied())
+    each_event(batches)
+        .map(|(project_id, e)| issue_of.get(&(project_id, e.fingerprint_hash())).copied())
         .collect::<Option<_>>()
         .ok_or(diesel::result::Error::NotFound)
 }
@@ -262,7 +295,11 @@ pub async fn write_batch(
             issues: Vec::new(),
         });
     }
-    let issues = IssueColumns::of(batch);
+    let batches = [ProjectBatch {
+        project_id,
+        events: batch,
+    }];
+    let issues = IssueColumns::of(&batches);
     let m = batch.len();
     let mut cols = EventColumns::with_capacity(m);
     for e in batch {
@@ -272,7 +309,7 @@ pub async fn write_batch(
     let mut committed = None;
     conn.transaction(async |conn| {
         let upserted: Vec<UpsertedIssue> = diesel::sql_query(UPSERT_ISSUES)
-            .bind::<SqlUuid, _>(project_id)
+            .bind::<Array<SqlUuid>, _>(&issues.projects)
             .bind::<Array<SqlUuid>, _>(&issues.ids)
             .bind::<Array<Text>, _>(&issues.hashes)
             .bind::<Array<Jsonb>, _>(&issues.fps)
@@ -285,12 +322,12 @@ pub async fn write_batch(
             .load(conn)
             .await?;
         let reopened = reopen_resolved(conn, &upserted).await?;
-        let issue_ids = issue_ids(batch, &upserted)?;
+        let issue_ids = issue_ids(&batches, &upserted)?;
         committed = Some((upserted, reopened));
-        let values = IssueValues::of(batch, &issue_ids);
+        let values = IssueValues::of(&batches, &issue_ids);
         if !values.is_empty() {
             diesel::sql_query(INSERT_ISSUE_VALUES)
-                .bind::<SqlUuid, _>(project_id)
+                .bind::<Array<SqlUuid>, _>(&values.projects)
                 .bind::<Array<Text>, _>(&values.keys)
                 .bind::<Array<Text>, _>(&values.values)
                 .bind::<Array<SqlUuid>, _>(&values.issues)
@@ -325,7 +362,8 @@ pub async fn write_batch(
     })
     .await?;
     let (upserted, reopened) = committed.ok_or(diesel::result::Error::NotFound)?;
-    Ok(facts(project_id, batch, upserted, &reopened))
+    let mut facts = facts(&batches, upserted, &reopened);
+    Ok(facts.pop().ok_or(diesel::result::Error::NotFound)?)
 }
 
 /// Reopens the issues the upsert found resolved (a regression): one `UPDATE` of rows this
@@ -348,8 +386,27 @@ async fn reopen_resolved(
         .await?)
 }
 
-/// The facts of a committed batch: each upserted issue with its new state and its events.
+/// The facts of a committed write, one [`BatchFacts`] per batch of `batches`, in order.
 pub(super) fn facts(
+    batches: &[ProjectBatch<'_>],
+    upserted: Vec<UpsertedIssue>,
+    reopened: &[ReopenedIssue],
+) -> Vec<BatchFacts> {
+    let mut by_project: HashMap<ProjectId, Vec<UpsertedIssue>> = HashMap::new();
+    for u in upserted {
+        by_project.entry(u.project_id).or_default().push(u);
+    }
+    batches
+        .iter()
+        .map(|b| {
+            let upserted = by_project.remove(&b.project_id).unwrap_or_default();
+            project_facts(b.project_id, b.events, upserted, reopened)
+        })
+        .collect()
+}
+
+/// The facts of one project's batch: each upserted issue with its new state and its events.
+fn project_facts(
     project_id: ProjectId,
     batch: &[PendingEvent],
     upserted: Vec<UpsertedIssue>,

@@ -82,6 +82,10 @@ impl Default for Metrics {
                 "mesher_facts_dropped_total",
                 "Committed batches' facts a consumer lost because its channel was full (consumer=stream, …); the events are stored regardless."
             );
+            metrics::describe_counter!(
+                "mesher_group_writes_total",
+                "Small batches of several projects written together (writer.group_below): what=commits (group transactions), batches (project batches stored by them), handed_back (left to their own writer: the group failed or was full)."
+            );
             metrics::describe_gauge!(
                 "mesher_writers",
                 "Storage writers alive on this node (a project's writer stops after writer.idle_stop_secs without events)."
@@ -189,6 +193,16 @@ impl Metrics {
                 .absolute(load(&c.listener_reconnects));
             for (consumer, n) in registry.facts().dropped() {
                 metrics::counter!("mesher_facts_dropped_total", "consumer" => consumer).absolute(n);
+            }
+            if let Some(g) = registry.group_counters() {
+                for (what, n) in [
+                    ("commits", &g.commits),
+                    ("batches", &g.batches),
+                    ("handed_back", &g.handed_back),
+                ] {
+                    metrics::counter!("mesher_group_writes_total", "what" => what)
+                        .absolute(load(n));
+                }
             }
             metrics::gauge!("mesher_buffered_bytes").set(registry.buffered_bytes() as f64);
             for (project_id, s) in registry.snapshots() {

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod buffer;
 pub mod decode;
 pub mod facts;
+pub mod group;
 pub mod memory;
 pub mod rate;
 pub mod registry;

@@ -20,6 +20,7 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
 use super::facts::FactsBus;
+use super::group::{GroupCounters, GroupWriter};
 use super::memory::{self, MemoryCap};
 use super::spool::{Spool, SpoolError};
 use super::writer::{Alive, Crash, Drain, IdleStop, Retire, StorageWriter, Wake};
@@ -48,6 +49,8 @@ struct Inner {
     pool: DbPool,
     /// Where writers `COPY` the events rows (`writer.copy_events`), when set.
     copy: Option<CopyPool>,
+    /// Where writers hand their small batches (`writer.group_below`), with `copy`.
+    group: Option<GroupWriter>,
     settings: WriterSettings,
     spool: Option<Spool>,
     /// Where writers hand the facts of each committed batch.
@@ -98,6 +101,7 @@ impl WriterRegistry {
                 next_arbiter: AtomicUsize::new(0),
                 pool,
                 copy: None,
+                group: None,
                 memory: Arc::new(MemoryCap::new(settings.max_buffered_bytes)),
                 settings,
                 spool,
@@ -133,13 +137,23 @@ impl WriterRegistry {
         }
     }
 
-    /// The same, its writers sending the events rows by `COPY` through `copy` (call before
-    /// the registry is cloned or used).
+    /// The same, its writers sending the events rows by `COPY` through `copy`, and their
+    /// batches of fewer than `writer.group_below` events through a group writer on the first
+    /// writers' arbiter (call before the registry is cloned or used).
     pub fn with_copy(mut self, copy: Option<CopyPool>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.group = copy
+                .as_ref()
+                .filter(|_| inner.settings.group_below > 0)
+                .map(|copy| GroupWriter::start(&inner.arbiters[0], copy.clone(), &inner.settings));
             inner.copy = copy;
         }
         self
+    }
+
+    /// How the group writer's transactions went (none without one).
+    pub fn group_counters(&self) -> Option<&GroupCounters> {
+        self.inner.group.as_ref().map(GroupWriter::counters)
     }
 
     fn start(&self, shared: Arc<ProjectShared>) -> Addr<StorageWriter> {
@@ -147,6 +161,7 @@ impl WriterRegistry {
         let arbiter = &self.inner.arbiters[i % self.inner.arbiters.len()];
         let (pool, settings) = (self.inner.pool.clone(), self.inner.settings.clone());
         let (facts, copy) = (self.inner.facts.clone(), self.inner.copy.clone());
+        let group = self.inner.group.clone();
         let alive = Alive::new(&self.inner.alive);
         let idle = (settings.idle_stop_secs > 0).then(|| {
             let (inner, shared) = (Arc::downgrade(&self.inner), shared.clone());
@@ -159,7 +174,7 @@ impl WriterRegistry {
         });
         Supervisor::start_in_arbiter(arbiter, move |_| {
             StorageWriter::new(shared, pool, settings, facts)
-                .with_copy(copy)
+                .with_copy(copy, group)
                 .with_lifecycle(alive, idle)
         })
     }

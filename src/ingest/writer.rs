@@ -23,6 +23,7 @@ use futures_util::FutureExt;
 use rand::Rng;
 
 use super::facts::FactsBus;
+use super::group::GroupWriter;
 use super::spool::Spilled;
 use super::{ProjectShared, Taken};
 use crate::config::WriterSettings;
@@ -87,12 +88,14 @@ impl IdleStop {
     }
 }
 
-/// The connections a writer uses: diesel's pool, and the pool it `COPY`s the events rows
-/// through when `writer.copy_events` is on (`db/copy.rs`).
+/// The connections a writer uses: diesel's pool, the pool it `COPY`s the events rows
+/// through when `writer.copy_events` is on (`db/copy.rs`), and the node's group writer its
+/// small batches go to (`writer.group_below`, `ingest/group.rs`).
 #[derive(Clone)]
 pub struct Pools {
     pub pool: DbPool,
     pub copy: Option<CopyPool>,
+    pub group: Option<GroupWriter>,
 }
 
 impl StorageWriter {
@@ -104,7 +107,11 @@ impl StorageWriter {
     ) -> Self {
         Self {
             shared,
-            pool: Pools { pool, copy: None },
+            pool: Pools {
+                pool,
+                copy: None,
+                group: None,
+            },
             settings,
             facts,
             timer: None,
@@ -113,9 +120,11 @@ impl StorageWriter {
         }
     }
 
-    /// The same, sending the events rows by `COPY` through `copy` (when given).
-    pub fn with_copy(mut self, copy: Option<CopyPool>) -> Self {
+    /// The same, sending the events rows by `COPY` through `copy` (when given), its small
+    /// batches through `group` (when given).
+    pub fn with_copy(mut self, copy: Option<CopyPool>, group: Option<GroupWriter>) -> Self {
         self.pool.copy = copy;
+        self.pool.group = group;
         self
     }
 
@@ -356,6 +365,13 @@ async fn write(
         return 0;
     }
     let n = batch.len();
+    let batch = Arc::new(batch);
+    if let Some(group) = pool.group.as_ref().filter(|_| n < settings.group_below) {
+        if let Some(committed) = group.write(shared.project_id, batch.clone()).await {
+            facts.publish(committed);
+            return give_back(shared, &batch, n, 0, None);
+        }
+    }
     let project_id = shared.project_id;
     let mut tally = Tally::default();
     let outcome = AssertUnwindSafe(store(pool, settings, shared, facts, &batch, &mut tally))

@@ -13,6 +13,7 @@ mod cors;
 mod deletion;
 mod events;
 mod faults;
+mod group;
 mod health;
 mod helpers;
 mod idle;
