@@ -366,11 +366,12 @@ async fn write(
     }
     let n = batch.len();
     let batch = Arc::new(batch);
-    if let Some(group) = pool.group.as_ref().filter(|_| n < settings.group_below) {
-        if let Some(committed) = group.write(shared.project_id, batch.clone()).await {
-            facts.publish(committed);
-            return give_back(shared, &batch, n, 0, None);
-        }
+    // A small batch goes with other projects' (`ingest::group`); if that fails, alone.
+    if let Some(group) = pool.group.as_ref().filter(|_| n < settings.group_below)
+        && let Some(committed) = group.write(shared.project_id, batch.clone()).await
+    {
+        facts.publish(committed);
+        return give_back(shared, &batch, n, 0, None);
     }
     let project_id = shared.project_id;
     let mut tally = Tally::default();
