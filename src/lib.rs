@@ -83,6 +83,8 @@ pub struct Application {
     /// This process's run record and heartbeat (marked stopped after the drain).
     node_run: Addr<NodeRun>,
     live: LiveHub,
+    /// The project key cache, whose key uses not yet written are written at shutdown.
+    keys: KeyCache,
 }
 
 impl Application {
@@ -202,15 +204,16 @@ impl Application {
         };
         let document = http::openapi::document();
         ingest::spool::replay::replay(&registry, spooled);
+        let keys = KeyCache::new(
+            pool.clone(),
+            std::time::Duration::from_millis(settings.auth.key_cache_ttl_ms),
+            settings.acquire_timeout(),
+        );
         let state = actix_web::web::Data::new(AppState {
             pool: pool.clone(),
             settings: settings.clone(),
             registry: registry.clone(),
-            keys: KeyCache::new(
-                pool.clone(),
-                std::time::Duration::from_millis(settings.auth.key_cache_ttl_ms),
-                settings.acquire_timeout(),
-            ),
+            keys: keys.clone(),
             metrics: Metrics::default(),
             clock,
             throttle: LoginThrottle::new(
@@ -261,6 +264,7 @@ impl Application {
             registry,
             node_run,
             live,
+            keys,
         })
     }
 
@@ -303,6 +307,7 @@ impl Application {
         tracing::info!("HTTP server stopped; flushing writer buffers");
         self.registry.drain().await;
         tracing::info!("all buffers flushed");
+        self.keys.flush_uses().await;
         if self.node_run.send(node_run::Stop).await.unwrap_or(false) {
             tracing::info!("run marked stopped");
         }

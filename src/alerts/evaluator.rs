@@ -1,13 +1,16 @@
 //! The node's alert evaluator: one task per node, fed the facts of every committed batch by
 //! the [`FactsBus`](crate::ingest::FactsBus) (a `try_send`: a writer never waits for it, and
 //! facts it cannot take in time are counted as dropped, never the events). For each batch it
-//! reads the project's enabled rules, picks the [candidates](super::evaluate), checks
+//! looks up the project's enabled rules, picks the [candidates](super::evaluate), checks
 //! `event_frequency` counts against the stored events, and — for each candidate that wins
 //! the cross-node throttle — queues a notification row, in one transaction.
 //!
-//! A project's enabled rules are read at most once per [`RULES_TTL`] (a rule created or
-//! changed applies within it), so a project without rules costs the pool one short query a
-//! second at most, whatever its batch rate.
+//! The rules come from a node-wide snapshot: the enabled rules of every project, read in one
+//! query at most once per [`RULES_TTL`] and only when a batch arrives (a rule created,
+//! changed or disabled applies within it). So the evaluator costs the pool one short query a
+//! second at most, whatever the number of projects sending events and their batch rates; a
+//! project without rules adds no query of its own. Each read is counted
+//! (`mesher_alert_rules_reads_total`).
 //!
 //! Supervised: a batch whose evaluation fails (database error) or panics is counted and
 //! logged, and the evaluator goes on with the next one.
@@ -31,11 +34,15 @@ use crate::db::{DbError, DbPool};
 use crate::domain::alerts::{Condition, DeliveryStatus, Filters};
 use crate::domain::{BatchFacts, DeliveryId, ProjectId};
 
-/// How long the evaluator keeps a project's enabled rules.
+/// How long the evaluator keeps its snapshot of the enabled rules.
 pub const RULES_TTL: Duration = Duration::from_secs(1);
 
-/// The enabled rules of recently seen projects, with when they were read.
-type RulesCache = HashMap<ProjectId, (Instant, Arc<Vec<AlertRule>>)>;
+/// The enabled rules of every project that has any, as read at `read` (taken before the
+/// query, so a change committed during it is read again within [`RULES_TTL`]).
+struct RulesSnapshot {
+    read: Instant,
+    by_project: HashMap<ProjectId, Arc<Vec<AlertRule>>>,
+}
 
 /// The evaluator's tools.
 #[derive(Clone)]
@@ -49,10 +56,10 @@ pub struct Evaluator {
 impl Evaluator {
     /// Runs until the facts channel closes (the writers are gone).
     pub async fn run(self, mut facts: mpsc::Receiver<Arc<BatchFacts>>) {
-        let mut cache = RulesCache::new();
+        let mut snapshot = None;
         while let Some(batch) = facts.recv().await {
             let counters = &self.alerts.counters;
-            let evaluated = AssertUnwindSafe(self.evaluate(&batch, &mut cache));
+            let evaluated = AssertUnwindSafe(self.evaluate(&batch, &mut snapshot));
             match evaluated.catch_unwind().await {
                 Ok(Ok(queued)) => self.alerts.queued(queued),
                 Ok(Err(error)) => {
@@ -67,24 +74,49 @@ impl Evaluator {
         }
     }
 
+    /// The enabled rules of `project`, from `snapshot`, read again first when it is missing
+    /// or older than [`RULES_TTL`]. `None`: the project has no enabled rule.
+    async fn rules_of(
+        &self,
+        project: ProjectId,
+        snapshot: &mut Option<RulesSnapshot>,
+    ) -> Result<Option<Arc<Vec<AlertRule>>>, DbError> {
+        if snapshot
+            .as_ref()
+            .is_none_or(|s| s.read.elapsed() >= RULES_TTL)
+        {
+            *snapshot = Some(self.read_rules().await?);
+        }
+        Ok(snapshot
+            .as_ref()
+            .and_then(|s| s.by_project.get(&project).cloned()))
+    }
+
+    /// Reads the enabled rules of every project (one query), and counts the read.
+    async fn read_rules(&self) -> Result<RulesSnapshot, DbError> {
+        let read = Instant::now();
+        let mut conn = self.pool.get().await?;
+        let rules = rules_db::enabled_rules_by_project(&mut conn).await?;
+        AlertCounters::add(&self.alerts.counters.rules_reads, 1);
+        let by_project = rules
+            .into_iter()
+            .map(|(project, rules)| (project, Arc::new(rules)))
+            .collect();
+        Ok(RulesSnapshot { read, by_project })
+    }
+
     /// Evaluates one batch; answers how many notifications it queued.
-    async fn evaluate(&self, batch: &BatchFacts, cache: &mut RulesCache) -> Result<u64, DbError> {
+    async fn evaluate(
+        &self,
+        batch: &BatchFacts,
+        snapshot: &mut Option<RulesSnapshot>,
+    ) -> Result<u64, DbError> {
         if self.settings.alerts.crash_evaluator {
             panic!("alerts.crash_evaluator is on: the evaluator panics on purpose");
         }
-        let rules = match cache.get(&batch.project_id) {
-            Some((read, rules)) if read.elapsed() < RULES_TTL => rules.clone(),
-            _ => {
-                let mut conn = self.pool.get().await?;
-                let rules = Arc::new(rules_db::enabled_rules(&mut conn, batch.project_id).await?);
-                cache.retain(|_, (read, _)| read.elapsed() < RULES_TTL);
-                cache.insert(batch.project_id, (Instant::now(), rules.clone()));
-                rules
-            }
-        };
-        if rules.is_empty() {
+        let Some(rules) = self.rules_of(batch.project_id, snapshot).await? else {
             return Ok(0);
-        }
+        };
         let views: Vec<RuleView> = rules.iter().filter_map(view).collect();
         let candidates = evaluate::candidates(batch, &views);
         if candidates.is_empty() {

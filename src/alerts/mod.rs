@@ -37,6 +37,9 @@ pub struct AlertCounters {
     pub evaluator_errors: AtomicU64,
     /// Batches of facts on which the evaluator panicked.
     pub evaluator_panics: AtomicU64,
+    /// Reads of every project's enabled rules (the evaluator's snapshot, at most one per
+    /// `RULES_TTL`): what the evaluator costs the pool whatever the number of projects.
+    pub rules_reads: AtomicU64,
 }
 
 impl AlertCounters {

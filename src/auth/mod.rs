@@ -2,6 +2,7 @@
 //! (ingestion), login throttling.
 
 pub mod extractors;
+pub mod key_use;
 pub mod password;
 pub mod project_key;
 pub mod session;

@@ -6,8 +6,8 @@
 //! `auth.key_cache_ttl_ms` (≤ 4 s), so a revoked key stops working within that time on
 //! every node; the node that revokes a key, or deletes its project, drops the cached entries
 //! at once ([`KeyCache::forget_key`], [`KeyCache::forget_project`]). Concurrent misses for
-//! one key share one query. `last_used_at` is refreshed in the background on a miss, so at
-//! most once per TTL per key.
+//! one key share one query. A miss that finds the key records its use, and
+//! [`KeyUses`] writes the uses of all keys to `last_used_at` in one statement a second.
 //!
 //! **While the database is down** (no connection within `database.acquire_timeout_ms`, or
 //! the connection breaks), a key the node has seen is still accepted: the last answer the
@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
+use super::key_use::KeyUses;
 use crate::db::failure::Failure;
 use crate::db::projects;
 pub use crate::db::projects::KeyProject;
@@ -48,6 +49,8 @@ pub struct KeyCache {
     /// The last positive answer of the database for each key hash, without a TTL: served
     /// only when the database cannot be asked.
     last_known: LastKnown,
+    /// Keys found by lookups, written to `last_used_at` in batches.
+    uses: KeyUses,
     pool: DbPool,
     /// How long a lookup waits for a pooled connection (`database.acquire_timeout_ms`).
     acquire_timeout: Duration,
@@ -59,6 +62,8 @@ type LastKnown = moka::sync::Cache<String, KeyProject>;
 const MAX_KEYS: u64 = 100_000;
 
 impl KeyCache {
+    /// A cache over `pool`; starts the task that writes the keys' uses (needs a running
+    /// actix runtime).
     pub fn new(pool: DbPool, ttl: Duration, acquire_timeout: Duration) -> Self {
         Self {
             cache: Cache::builder()
@@ -70,9 +75,15 @@ impl KeyCache {
                 .max_capacity(MAX_KEYS)
                 .support_invalidation_closures()
                 .build(),
+            uses: KeyUses::start(pool.clone(), acquire_timeout),
             pool,
             acquire_timeout,
         }
+    }
+
+    /// Writes the key uses not yet written (at shutdown, once no request is served).
+    pub async fn flush_uses(&self) {
+        self.uses.flush().await;
     }
 
     /// The project of `key`, or why not.
@@ -149,23 +160,8 @@ impl KeyCache {
         let found = projects::find_live_key(&mut conn, hash).await?;
         drop(conn);
         if let Some(found) = &found {
-            self.touch(found.key_id);
+            self.uses.record(found.key_id);
         }
         Ok(found)
-    }
-
-    /// Records the key's use (`last_used_at`) in the background.
-    fn touch(&self, key_id: KeyId) {
-        let (pool, wait) = (self.pool.clone(), self.acquire_timeout);
-        actix_rt::spawn(async move {
-            let touched = async {
-                let mut conn = db::get_within(&pool, wait).await?;
-                projects::touch_key(&mut conn, key_id).await?;
-                Ok::<_, DbError>(())
-            };
-            if let Err(e) = touched.await {
-                crate::log_limited!(warn, %key_id, error = %e, "could not record key use");
-            }
-        });
     }
 }

@@ -226,9 +226,10 @@ pub async fn find_live_key(
         .optional()
 }
 
-/// Records that a key was used just now.
-pub async fn touch_key(conn: &mut AsyncPgConnection, key_id: KeyId) -> QueryResult<()> {
-    diesel::update(api_keys::table.find(key_id))
+/// Records that the keys were used just now, in one statement (the key cache's batched
+/// writes, `auth::key_use`).
+pub async fn touch_keys(conn: &mut AsyncPgConnection, key_ids: &[KeyId]) -> QueryResult<()> {
+    diesel::update(api_keys::table.filter(api_keys::id.eq_any(key_ids)))
         .set(api_keys::last_used_at.eq(diesel::dsl::now))
         .execute(conn)
         .await

@@ -98,6 +98,10 @@ impl Default for Metrics {
                 "mesher_alert_evaluator_failures_total",
                 "Batches of facts the alert evaluator could not evaluate: reason=error (database) or panic."
             );
+            metrics::describe_counter!(
+                "mesher_alert_rules_reads_total",
+                "Reads of every project's enabled alert rules by the evaluator: one query at most once a second, whatever the number of projects."
+            );
             metrics::describe_gauge!(
                 "mesher_events_buffered",
                 "Events accepted and not yet stored or dropped (buffer plus batch in flight)."
@@ -175,6 +179,7 @@ impl Metrics {
                 metrics::counter!("mesher_alert_evaluator_failures_total", "reason" => reason)
                     .absolute(load(n));
             }
+            metrics::counter!("mesher_alert_rules_reads_total").absolute(load(&a.rules_reads));
             let c = live.counters();
             let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
             metrics::gauge!("mesher_stream_clients").set(live.clients() as f64);

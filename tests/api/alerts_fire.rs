@@ -464,6 +464,123 @@ async fn a_panicking_evaluator_costs_no_event() {
     );
 }
 
+/// A counter of the node's `/metrics` by its full name, labels included (0 when absent).
+async fn counter(app: &TestApp, name: &str) -> u64 {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const RULES_READS: &str = "mesher_alert_rules_reads_total";
+
+/// Waits up to 5 s until the evaluator has read the rules more than `reads` times.
+async fn rules_read_after(app: &TestApp, reads: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = counter(app, RULES_READS).await;
+        if now > reads || Instant::now() > deadline {
+            return now;
+        }
+        sleep_ms(20).await;
+    }
+}
+
+/// A project without rules queues nothing; a rule created applies, and a rule disabled stops,
+/// within `RULES_TTL` of the change (the evaluator's snapshot is read again after it).
+#[actix_web::test]
+async fn a_rule_applies_and_stops_within_the_rules_ttl() {
+    let ttl = mesher::alerts::evaluator::RULES_TTL;
+    let s = setup(quick).await;
+    post(&s, error("before any rule")).await;
+    let reads = rules_read_after(&s.app, 0).await;
+    assert_eq!(reads, 1, "the batch's evaluation read the rules once");
+    sleep_ms(100).await;
+    let queued = "mesher_alert_notifications_total{outcome=\"queued\"}";
+    assert_eq!(counter(&s.app, queued).await, 0, "no rule, nothing queued");
+
+    let created = rule(
+        &s,
+        json!({"kind": "new_issue"}),
+        json!({"kind": "log"}),
+        None,
+    )
+    .await;
+    let rule_id = created["id"].as_str().unwrap();
+    actix_web::rt::time::sleep(ttl).await;
+    post(&s, error("after the rule")).await;
+    let rows = deliveries_until(&s, rule_id, 5, |r| !r.is_empty()).await;
+    assert_eq!(rows.len(), 1, "the new rule applied: {rows:?}");
+
+    let (status, body) = s
+        .app
+        .patch_as(
+            &s.admin,
+            &format!("{RULES}/{rule_id}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let reads = counter(&s.app, RULES_READS).await;
+    actix_web::rt::time::sleep(ttl).await;
+    post(&s, error("after disabling")).await;
+    rules_read_after(&s.app, reads).await;
+    sleep_ms(300).await;
+    let rows = deliveries(&s, rule_id).await;
+    assert_eq!(rows.len(), 1, "the disabled rule no longer fires: {rows:?}");
+    assert_eq!(counter(&s.app, queued).await, 1);
+}
+
+/// Batches of many projects cost one read of the rules per `RULES_TTL`, not one per project:
+/// the evaluator reads every project's enabled rules in one query and looks each batch's
+/// project up in that snapshot.
+#[actix_web::test]
+async fn many_projects_cost_one_rules_read_per_ttl() {
+    const PROJECTS: usize = 40;
+    let s = setup(quick).await;
+    let created = rule(
+        &s,
+        json!({"kind": "new_issue"}),
+        json!({"kind": "log"}),
+        None,
+    )
+    .await;
+    let rule_id = created["id"].as_str().unwrap();
+    let mut projects = Vec::new();
+    for i in 0..PROJECTS {
+        projects.push(s.app.project(&format!("p{i}")).await);
+    }
+    let before = counter(&s.app, RULES_READS).await;
+    let started = Instant::now();
+    for p in &projects {
+        let res = s
+            .app
+            .post_events(&p.key, &error("from another project"))
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+    for p in &projects {
+        s.app.assert_accounted(p.id).await;
+    }
+    // The rule's project last: the evaluator takes the facts in commit order, so once this
+    // batch's notification is queued, every other project's batch was evaluated.
+    post(&s, error("the last batch")).await;
+    let rows = deliveries_until(&s, rule_id, 5, |r| !r.is_empty()).await;
+    assert_eq!(rows.len(), 1, "the rule of `web` fired: {rows:?}");
+    let elapsed = started.elapsed();
+    let reads = counter(&s.app, RULES_READS).await - before;
+    // Reads at least RULES_TTL (1 s) apart within `elapsed`.
+    assert!(
+        (1..=elapsed.as_secs() + 1).contains(&reads),
+        "{reads} reads of the rules for {} batches in {elapsed:?}",
+        PROJECTS + 1
+    );
+    let errors = "mesher_alert_evaluator_failures_total{reason=\"error\"}";
+    assert_eq!(counter(&s.app, errors).await, 0);
+}
+
 /// `target/sdk-venv/bin/python` with sentry-sdk 2.x (the venv tests/api/sdk.rs uses).
 #[actix_web::test]
 async fn a_new_issue_from_the_python_sdk_reaches_the_receiver_within_five_seconds() {

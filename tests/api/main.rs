@@ -20,6 +20,7 @@ mod idle;
 mod ingest;
 mod isolation;
 mod issues;
+mod key_use;
 mod limits;
 mod memory;
 mod metrics;
