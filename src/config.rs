@@ -150,6 +150,10 @@ pub struct WriterSettings {
     /// together with other projects' small batches (`ingest::group`); 0: every batch alone.
     #[serde(default = "default_group_below")]
     pub group_below: usize,
+    /// While a project's buffer holds more than half its capacity, an ingest request's answer
+    /// waits up to this long for the writer to take its next batch (0: never waits).
+    #[serde(default = "default_answer_later_ms")]
+    pub answer_later_ms: u64,
     pub flush_interval_ms: u64,
     pub max_retries: u32,
     pub retry_base_ms: u64,
@@ -211,6 +215,10 @@ impl WriterSettings {
 
 fn default_max_batch_size() -> usize {
     2000
+}
+
+fn default_answer_later_ms() -> u64 {
+    250
 }
 
 fn default_group_below() -> usize {
@@ -417,6 +425,12 @@ impl Settings {
             return Err(invalid(
                 "writer.max_batch_size",
                 "must be at most 5000 (0: batches of writer.batch_size)",
+            ));
+        }
+        if w.answer_later_ms > 5000 {
+            return Err(invalid(
+                "writer.answer_later_ms",
+                "must be at most 5000 (0: answers never wait)",
             ));
         }
         if w.group_below > 5000 {

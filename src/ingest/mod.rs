@@ -173,6 +173,9 @@ pub struct ProjectShared {
     pub flushing: AtomicBool,
     /// A wake-up for a full batch is already on its way to the writer.
     pub wake_pending: AtomicBool,
+    /// Told whenever the writer takes a batch out of the buffer: what answers wait for while
+    /// the project has a backlog (`writer.answer_later_ms`).
+    pub taken: tokio::sync::Notify,
     /// The project's rate limit, when one is configured.
     pub rate: Option<Mutex<rate::TokenBucket>>,
     /// The project was deleted: nothing more is accepted. Set and read under the buffer
@@ -216,6 +219,7 @@ impl ProjectShared {
             counters: Arc::default(),
             flushing: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
+            taken: tokio::sync::Notify::new(),
             deleted: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             spool: None,
@@ -410,6 +414,7 @@ impl ProjectShared {
         self.counters
             .in_flight
             .fetch_add(n as u64, Ordering::Relaxed);
+        self.taken.notify_waiters();
         Taken::Spilled(batch)
     }
 
@@ -425,6 +430,7 @@ impl ProjectShared {
         self.counters
             .in_flight
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.taken.notify_waiters();
         batch
     }
 

@@ -232,27 +232,50 @@ impl WriterRegistry {
         project_id: ProjectId,
         events: Vec<PendingEvent>,
     ) -> Result<(), AcceptError> {
-        let Some(spool) = &self.inner.spool else {
-            return Ok(self.push(project_id, events)?);
+        let shared = match &self.inner.spool {
+            None => self.push(project_id, events)?,
+            Some(spool) => {
+                if self.handle(project_id).shared.is_deleted() {
+                    return Err(ProjectDeleted.into());
+                }
+                spool.append(project_id, &events).await?;
+                let ids: Vec<_> = events.iter().map(|e| e.id).collect();
+                self.push(project_id, events)
+                    .inspect_err(|_| spool.release(ids))?
+            }
         };
-        if self.handle(project_id).shared.is_deleted() {
-            return Err(ProjectDeleted.into());
+        self.answer_later(&shared).await;
+        Ok(())
+    }
+
+    /// While the project's backlog is over half its buffer, the answer waits (at most
+    /// `writer.answer_later_ms`) until the writer takes its next batch. The events are
+    /// buffered already; what waits is the client: one that sends as fast as answers come
+    /// then sends about as fast as the database stores, instead of having the node parse
+    /// events only to drop them as the oldest of a full buffer (docs/architecture.md,
+    /// "Answering later under a backlog").
+    async fn answer_later(&self, shared: &ProjectShared) {
+        let settings = &self.inner.settings;
+        let backlog = settings.buffer_capacity / 2;
+        if settings.answer_later_ms == 0 || shared.waiting() <= backlog {
+            return;
         }
-        spool.append(project_id, &events).await?;
-        let ids: Vec<_> = events.iter().map(|e| e.id).collect();
-        self.push(project_id, events).map_err(|deleted| {
-            spool.release(ids);
-            deleted.into()
-        })
+        let mut taken = std::pin::pin!(shared.taken.notified());
+        taken.as_mut().enable();
+        if shared.waiting() <= backlog {
+            return; // a batch was taken meanwhile
+        }
+        let wait = Duration::from_millis(settings.answer_later_ms);
+        let _ = actix_rt::time::timeout(wait, taken).await;
     }
 
     /// Puts accepted events in the project's buffer and wakes its writer when a batch is full;
-    /// refuses them when the project was deleted.
+    /// refuses them when the project was deleted. Answers the project's shared state.
     pub fn push(
         &self,
         project_id: ProjectId,
         events: Vec<PendingEvent>,
-    ) -> Result<(), ProjectDeleted> {
+    ) -> Result<Arc<ProjectShared>, ProjectDeleted> {
         let mut events = events;
         let (handle, len) = loop {
             let handle = self.handle(project_id);
@@ -270,7 +293,7 @@ impl WriterRegistry {
         {
             self.wake(project_id, &handle);
         }
-        Ok(())
+        Ok(handle.shared)
     }
 
     /// The slow path of a push that took the node over `writer.max_buffered_bytes`: the

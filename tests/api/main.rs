@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod auth_throttle;
 mod auth_tokens;
+mod backlog;
 mod browser;
 mod cli;
 mod contract;
