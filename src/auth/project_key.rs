@@ -9,6 +9,14 @@
 //! one key share one query. A miss that finds the key records its use, and
 //! [`KeyUses`] writes the uses of all keys to `last_used_at` in one statement a second.
 //!
+//! **Keys in use are refreshed together** ([`KeyCache::refresh_every`]): every half TTL the
+//! keys that authenticated a request since the last round are looked up again in one query
+//! and cached again — a key revoked meanwhile as unknown. So a key in steady use never
+//! misses, a thousand of them cost the database one query per half TTL instead of a
+//! thousand per TTL, and a revocation is still seen within the TTL on every node (within
+//! half of it, for a key in use). A round that fails changes nothing: the entries expire
+//! and are looked up one by one, as below.
+//!
 //! **While the database is down** (no connection within `database.acquire_timeout_ms`, or
 //! the connection breaks), a key the node has seen is still accepted: the last answer the
 //! database gave for it, kept without a TTL in a second bounded map, is served again — and
@@ -19,7 +27,9 @@
 //! lookup after the TTL replaces (or forgets) the stale answer. See docs/architecture.md,
 //! "When the database is down".
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -51,6 +61,12 @@ pub struct KeyCache {
     last_known: LastKnown,
     /// Keys found by lookups, written to `last_used_at` in batches.
     uses: KeyUses,
+    /// Hashes of the keys that authenticated a request since the last refresh round.
+    in_use: Arc<Mutex<HashSet<String>>>,
+    /// Bumped by every `forget`: a refresh round that saw it move caches nothing.
+    generation: Arc<AtomicU64>,
+    /// Database lookups: of one key (a miss), and refresh rounds.
+    lookups: Arc<[AtomicU64; 2]>,
     pool: DbPool,
     /// How long a lookup waits for a pooled connection (`database.acquire_timeout_ms`).
     acquire_timeout: Duration,
@@ -65,7 +81,7 @@ impl KeyCache {
     /// A cache over `pool`; starts the task that writes the keys' uses (needs a running
     /// actix runtime).
     pub fn new(pool: DbPool, ttl: Duration, acquire_timeout: Duration) -> Self {
-        Self {
+        let cache = Self {
             cache: Cache::builder()
                 .max_capacity(MAX_KEYS)
                 .time_to_live(ttl)
@@ -76,9 +92,21 @@ impl KeyCache {
                 .support_invalidation_closures()
                 .build(),
             uses: KeyUses::start(pool.clone(), acquire_timeout),
+            in_use: Arc::default(),
+            generation: Arc::default(),
+            lookups: Arc::default(),
             pool,
             acquire_timeout,
-        }
+        };
+        actix_rt::spawn(cache.clone().refresh_every(ttl / 2));
+        cache
+    }
+
+    /// Database lookups so far: of one key (a cache miss), and of the keys in use together
+    /// (refresh rounds).
+    pub fn lookups(&self) -> (u64, u64) {
+        let [one, rounds] = &*self.lookups;
+        (one.load(Ordering::Relaxed), rounds.load(Ordering::Relaxed))
     }
 
     /// Writes the key uses not yet written (at shutdown, once no request is served).
@@ -94,9 +122,65 @@ impl KeyCache {
         let hash = keys::hash_secret(key);
         let found = self
             .cache
-            .try_get_with(hash.clone(), self.clone().lookup(hash))
-            .await?;
-        found.ok_or(KeyError::Unknown)
+            .try_get_with(hash.clone(), self.clone().lookup(hash.clone()))
+            .await?
+            .ok_or(KeyError::Unknown)?;
+        self.in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash);
+        Ok(found)
+    }
+
+    /// Every `every`, looks the keys in use since the last round up again in one query and
+    /// caches the answers afresh (see the module doc). Ends when no other handle on the
+    /// cache is left.
+    async fn refresh_every(self, every: Duration) {
+        loop {
+            actix_rt::time::sleep(every).await;
+            if Arc::strong_count(&self.in_use) == 1 {
+                return;
+            }
+            let hashes: Vec<String> =
+                std::mem::take(&mut *self.in_use.lock().unwrap_or_else(|p| p.into_inner()))
+                    .into_iter()
+                    .collect();
+            if hashes.is_empty() {
+                continue;
+            }
+            let generation = self.generation.load(Ordering::Acquire);
+            let found = match self.query_many(&hashes).await {
+                Ok(found) => found,
+                Err(error) => {
+                    crate::log_limited!(debug, %error, "key cache refresh failed; the keys expire and are looked up one by one");
+                    continue;
+                }
+            };
+            if self.generation.load(Ordering::Acquire) != generation {
+                continue; // a key or project was forgotten meanwhile: leave it to the TTL
+            }
+            for hash in hashes {
+                let project = found.get(&hash).copied();
+                match project {
+                    Some(p) => {
+                        self.last_known.insert(hash.clone(), p);
+                        self.uses.record(p.key_id);
+                    }
+                    None => self.last_known.invalidate(&hash),
+                }
+                self.cache.insert(hash, project).await;
+            }
+        }
+    }
+
+    /// The live keys among `hashes`, by hash, in one query.
+    async fn query_many(&self, hashes: &[String]) -> Result<HashMap<String, KeyProject>, DbError> {
+        self.lookups[1].fetch_add(1, Ordering::Relaxed);
+        let mut conn = db::get_within(&self.pool, self.acquire_timeout).await?;
+        Ok(projects::find_live_keys(&mut conn, hashes)
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// Drops the cached answer for the key `key_id` (it was revoked): the next request with
@@ -113,6 +197,7 @@ impl KeyCache {
     }
 
     fn forget(&self, matches: impl Fn(&KeyProject) -> bool + Send + Sync + 'static) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let matches = Arc::new(matches);
         let last = {
             let matches = matches.clone();
@@ -156,6 +241,7 @@ impl KeyCache {
     }
 
     async fn query(&self, hash: &str) -> Result<Option<KeyProject>, DbError> {
+        self.lookups[0].fetch_add(1, Ordering::Relaxed);
         let mut conn = db::get_within(&self.pool, self.acquire_timeout).await?;
         let found = projects::find_live_key(&mut conn, hash).await?;
         drop(conn);

@@ -226,6 +226,23 @@ pub async fn find_live_key(
         .optional()
 }
 
+/// The live keys among `key_hashes`, each with its hash (the key cache's refresh rounds).
+pub async fn find_live_keys(
+    conn: &mut AsyncPgConnection,
+    key_hashes: &[String],
+) -> QueryResult<Vec<(String, KeyProject)>> {
+    api_keys::table
+        .inner_join(projects::table)
+        .filter(api_keys::key_hash.eq_any(key_hashes))
+        .filter(api_keys::revoked_at.is_null())
+        .select((
+            api_keys::key_hash,
+            (api_keys::id, projects::id, projects::number),
+        ))
+        .load(conn)
+        .await
+}
+
 /// Records that the keys were used just now, in one statement (the key cache's batched
 /// writes, `auth::key_use`).
 pub async fn touch_keys(conn: &mut AsyncPgConnection, key_ids: &[KeyId]) -> QueryResult<()> {

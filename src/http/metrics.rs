@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::alerts::Alerts;
+use crate::auth::project_key::KeyCache;
 use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::ingest::WriterRegistry;
@@ -85,6 +86,10 @@ impl Default for Metrics {
             metrics::describe_counter!(
                 "mesher_group_writes_total",
                 "Small batches of several projects written together (writer.group_below): what=commits (group transactions), batches (project batches stored by them), handed_back (left to their own writer: the group failed or was full)."
+            );
+            metrics::describe_counter!(
+                "mesher_key_lookups_total",
+                "Database lookups of project keys: kind=one (a key not in the cache), refresh (one query for every key in use, each half auth.key_cache_ttl_ms)."
             );
             metrics::describe_gauge!(
                 "mesher_writers",
@@ -159,8 +164,17 @@ impl Default for Metrics {
 impl Metrics {
     /// The current counters of every project and of the node's live stream, as Prometheus
     /// text.
-    pub fn render(&self, registry: &WriterRegistry, live: &LiveHub, alerts: &Alerts) -> String {
+    pub fn render(
+        &self,
+        registry: &WriterRegistry,
+        live: &LiveHub,
+        alerts: &Alerts,
+        keys: &KeyCache,
+    ) -> String {
         metrics::with_local_recorder(&self.recorder, || {
+            let (one, rounds) = keys.lookups();
+            metrics::counter!("mesher_key_lookups_total", "kind" => "one").absolute(one);
+            metrics::counter!("mesher_key_lookups_total", "kind" => "refresh").absolute(rounds);
             let a = &alerts.counters;
             let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
             for (outcome, n) in [
@@ -306,7 +320,7 @@ pub async fn scrape(
         .body(
             state
                 .metrics
-                .render(&state.registry, &state.live, &state.alerts),
+                .render(&state.registry, &state.live, &state.alerts, &state.keys),
         ))
 }
 

@@ -103,3 +103,39 @@ async fn a_failed_write_is_done_again_with_the_next_round() {
     let used = all_used_within(&app, &[project.key_id], Duration::from_secs(2)).await;
     assert!(used[0].is_some(), "the use kept was written once allowed");
 }
+
+/// `mesher_key_lookups_total{kind}` from the node's metrics.
+async fn key_lookups(app: &TestApp, kind: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let line = format!("mesher_key_lookups_total{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in the metrics"))
+}
+
+/// Keys in steady use are looked up once each, then kept fresh by refresh rounds (one query
+/// for all of them every half TTL) instead of one lookup per key each time its entry expires
+/// (the tests' TTL is 500 ms: 2.5 s of traffic would cost about five lookups per key).
+#[actix_web::test]
+async fn keys_in_steady_use_are_refreshed_together_not_one_by_one() {
+    const KEYS: u64 = 20;
+    let app = spawn_app().await;
+    let mut projects = Vec::new();
+    for i in 0..KEYS {
+        projects.push(app.project(&format!("p{i}")).await);
+    }
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        for p in &projects {
+            post(&app, &p.key).await;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (one, rounds) = (
+        key_lookups(&app, "one").await,
+        key_lookups(&app, "refresh").await,
+    );
+    assert!(one <= 2 * KEYS, "{one} lookups of one key for {KEYS} keys");
+    assert!(rounds >= 3, "{rounds} refresh rounds");
+}
