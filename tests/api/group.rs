@@ -10,7 +10,7 @@ use mesher::db::copy as db_copy;
 use mesher::db::events::ProjectBatch;
 use mesher::db::partitions;
 use mesher::domain::{PendingEvent, ProjectId, parse_event};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, TestDb, TestProject, create_project, event, lock_todays_partition, release, spawn_app,
@@ -68,19 +68,26 @@ async fn transactions(db: &TestDb) -> i64 {
         .n
 }
 
-#[actix_web::test]
-async fn one_transaction_keeps_each_projects_issues_and_facts_apart() {
+/// A migrated database with today's partition, projects named `slugs`, and a connection to
+/// write batches through.
+async fn database_with(slugs: &[&str]) -> (TestDb, Vec<ProjectId>, tokio_postgres::Client) {
     let db = TestDb::migrated().await;
-    let (a, b, c) = (
-        create_project(&db, "a").await.id,
-        create_project(&db, "b").await.id,
-        create_project(&db, "c").await.id,
-    );
+    let mut projects = Vec::new();
+    for slug in slugs {
+        projects.push(create_project(&db, slug).await.id);
+    }
     let today = chrono::Utc::now().date_naive();
     partitions::ensure_range(&mut db.conn().await, today, today)
         .await
         .unwrap();
-    let mut client = db_copy::connect(&db.url).await.unwrap();
+    let client = db_copy::connect(&db.url).await.unwrap();
+    (db, projects, client)
+}
+
+#[actix_web::test]
+async fn one_transaction_keeps_each_projects_issues_and_facts_apart() {
+    let (db, projects, mut client) = database_with(&["a", "b", "c"]).await;
+    let (a, b, c) = (projects[0], projects[1], projects[2]);
     for round in 1..=2i64 {
         let (ea, eb, ec) = (
             pending(&["same", "same", "only a"]),
@@ -139,16 +146,8 @@ async fn one_transaction_keeps_each_projects_issues_and_facts_apart() {
 
 #[actix_web::test]
 async fn a_group_gives_up_on_a_locked_row_within_its_lock_timeout() {
-    let db = TestDb::migrated().await;
-    let (a, b) = (
-        create_project(&db, "a").await.id,
-        create_project(&db, "b").await.id,
-    );
-    let today = chrono::Utc::now().date_naive();
-    partitions::ensure_range(&mut db.conn().await, today, today)
-        .await
-        .unwrap();
-    let mut client = db_copy::connect(&db.url).await.unwrap();
+    let (db, projects, mut client) = database_with(&["a", "b"]).await;
+    let (a, b) = (projects[0], projects[1]);
     let (ea, eb) = (pending(&["held"]), pending(&["free"]));
     db_copy::write_batches(
         &mut client,
@@ -197,13 +196,12 @@ async fn a_group_gives_up_on_a_locked_row_within_its_lock_timeout() {
     assert_eq!(issue_rows(&db).await.len(), 1);
 }
 
-/// Sends `messages` to each project at once while today's partition is locked, so the
-/// writers' flushes queue up behind it, then lets them go (well within the group's lock
-/// timeout, so the first groups wait rather than give up).
-async fn burst_behind_a_lock(app: &TestApp, projects: &[TestProject], messages: &[&str]) {
+/// Sends each project its body at once while today's partition is locked, so the writers'
+/// flushes queue up behind it, then lets them go (well within the group's lock timeout, so
+/// the first groups wait rather than give up).
+async fn burst_behind_a_lock(app: &TestApp, posts: &[(&TestProject, Value)]) {
     let lock = lock_todays_partition(&app.db).await;
-    let body = json!(messages.iter().map(|m| event(m)).collect::<Vec<_>>());
-    let posts = projects.iter().map(|p| app.post_events(&p.key, &body));
+    let posts = posts.iter().map(|(p, body)| app.post_events(&p.key, body));
     for res in join_all(posts).await {
         assert_eq!(res.status(), 202);
     }
@@ -220,7 +218,9 @@ async fn many_quiet_projects_share_transactions_and_lose_nothing() {
     for i in 0..20 {
         projects.push(app.project(&format!("quiet-{i}")).await);
     }
-    burst_behind_a_lock(&app, &projects, &["one", "two", "one"]).await;
+    let body = json!([event("one"), event("two"), event("one")]);
+    let posts: Vec<_> = projects.iter().map(|p| (p, body.clone())).collect();
+    burst_behind_a_lock(&app, &posts).await;
 
     for p in &projects {
         let s = app.assert_accounted(p.id).await;
@@ -252,21 +252,12 @@ async fn a_bad_row_in_a_group_costs_only_itself() {
         projects.push(app.project(&format!("p-{i}")).await);
     }
     let (poisoned, fine) = projects.split_at(1);
-    let lock = lock_todays_partition(&app.db).await;
-    let (good, bad) = (
-        json!([event("a"), event("b")]),
-        json!([event("a"), event("poison")]),
-    );
-    let posts = fine
+    let mut posts: Vec<_> = fine
         .iter()
-        .map(|p| app.post_events(&p.key, &good))
-        .chain([app.post_events(&poisoned[0].key, &bad)]);
-    for res in join_all(posts).await {
-        assert_eq!(res.status(), 202);
-    }
-    wait_for_blocked_flush(&app.db).await;
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-    release(lock).await;
+        .map(|p| (p, json!([event("a"), event("b")])))
+        .collect();
+    posts.push((&poisoned[0], json!([event("a"), event("poison")])));
+    burst_behind_a_lock(&app, &posts).await;
 
     for p in fine {
         let s = app.assert_accounted(p.id).await;
