@@ -74,6 +74,10 @@ pub struct KeyCache {
 
 type LastKnown = moka::sync::Cache<String, KeyProject>;
 
+/// Refresh rounds run at most this often, whatever the TTL (a TTL shorter than twice this
+/// leaves keys to expire and be looked up one by one, as without rounds).
+const MIN_REFRESH_EVERY: Duration = Duration::from_millis(100);
+
 /// Keys cached, fresh or last known (each map).
 const MAX_KEYS: u64 = 100_000;
 
@@ -98,7 +102,11 @@ impl KeyCache {
             pool,
             acquire_timeout,
         };
-        actix_rt::spawn(cache.clone().refresh_every(ttl / 2));
+        actix_rt::spawn(
+            cache
+                .clone()
+                .refresh_every((ttl / 2).max(MIN_REFRESH_EVERY)),
+        );
         cache
     }
 
