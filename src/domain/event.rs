@@ -29,6 +29,7 @@
 //! `.3`, ...: the first free one), so nothing is dropped or overwritten. A `message`
 //! sent as an object is kept in `extra` the same way, under `message`.
 
+mod fast;
 mod fields;
 mod interfaces;
 mod message;
@@ -203,7 +204,7 @@ impl NormalizeOptions {
 /// Parses one event from a JSON body with the strict options (no receive time: the
 /// timestamp is kept as sent, e.g. for importing old events).
 pub fn parse_event(bytes: &[u8]) -> Result<NormalizedEvent, EventError> {
-    normalize_parsed(parse_json(bytes)?, bytes, &NormalizeOptions::default())
+    parse_with(bytes, &NormalizeOptions::default(), parse_json)
 }
 
 /// Parses one event received at `received_at` by the native endpoint.
@@ -211,11 +212,39 @@ pub fn parse_event_at(
     bytes: &[u8],
     received_at: DateTime<Utc>,
 ) -> Result<NormalizedEvent, EventError> {
-    normalize_parsed(
-        parse_json(bytes)?,
-        bytes,
-        &NormalizeOptions::native(received_at),
-    )
+    parse_with(bytes, &NormalizeOptions::native(received_at), parse_json)
+}
+
+/// Parses the event of a Sentry route (the store endpoint, an envelope's `event` item)
+/// received at `received_at`: Sentry's lenient options, and `NaN`/`Infinity` read as `null`
+/// ([`super::json::parse_lenient_json`]).
+pub fn parse_sentry_event(
+    bytes: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<NormalizedEvent, EventError> {
+    parse_with(bytes, &NormalizeOptions::sentry(received_at), |bytes| {
+        super::json::parse_lenient_json(bytes).map_err(|e| EventError {
+            code: ErrorCode::InvalidJson,
+            message: format!("the event is not valid JSON: {e}"),
+            field: None,
+        })
+    })
+}
+
+/// One event from its JSON text: the fast path when it can read it ([`fast`]), else the
+/// slow path — `slow_parse` into a `Value`, then [`normalize_checked`] — which also gives
+/// every error.
+fn parse_with(
+    bytes: &[u8],
+    opts: &NormalizeOptions,
+    slow_parse: impl FnOnce(&[u8]) -> Result<Value, EventError>,
+) -> Result<NormalizedEvent, EventError> {
+    let bytes = strip_bom(bytes);
+    let may_hold_nul = storable::may_hold_nul(bytes);
+    if !may_hold_nul && let Some(event) = fast::parse(bytes, opts) {
+        return Ok(event);
+    }
+    normalize_checked(slow_parse(bytes)?, opts, may_hold_nul)
 }
 
 /// Parses a body holding one event object or an array of at most
@@ -228,7 +257,7 @@ pub fn parse_batch(bytes: &[u8]) -> Result<Vec<Result<NormalizedEvent, EventErro
     // Once for the whole body, not once per item (that would scan it `items` times).
     let may_hold_nul = storable::may_hold_nul(bytes);
     let normalize = |item| normalize_checked(item, &NormalizeOptions::default(), may_hold_nul);
-    match parse_json(bytes)? {
+    match parse_json(strip_bom(bytes))? {
         Value::Array(items) if items.len() > MAX_BATCH_EVENTS => Err(EventError {
             code: ErrorCode::TooManyEvents,
             message: format!(
@@ -289,9 +318,84 @@ fn normalize_checked(
             field: None,
         });
     };
-    let event_id = fields::event_id(obj.remove("event_id"))?;
+    let mut take = |key: &str| obj.remove(key);
+    let parts = Parts {
+        event_id: take("event_id"),
+        timestamp: take("timestamp"),
+        level: take("level"),
+        platform: take("platform"),
+        release: take("release"),
+        environment: take("environment"),
+        server_name: take("server_name"),
+        logger: take("logger"),
+        transaction: take("transaction"),
+        fingerprint: take("fingerprint"),
+        exception: Lazy::Raw(take("exception")),
+        breadcrumbs: Lazy::Raw(take("breadcrumbs")),
+        user: take("user"),
+        contexts: take("contexts"),
+        tags: take("tags"),
+        extra: take("extra"),
+        message: take("message"),
+        rest: obj,
+    };
+    assemble(parts, opts)
+}
+
+/// An interface either still to be read from its JSON value or already typed (by the fast
+/// path, [`fast`]).
+enum Lazy<T> {
+    Raw(Option<Value>),
+    Typed(Option<Vec<T>>),
+}
+
+impl Lazy<Exception> {
+    fn get(self) -> Result<Option<Vec<Exception>>, EventError> {
+        match self {
+            Lazy::Raw(v) => interfaces::exceptions(v),
+            Lazy::Typed(t) => Ok(t),
+        }
+    }
+}
+
+impl Lazy<Breadcrumb> {
+    fn get(self) -> Result<Option<Vec<Breadcrumb>>, EventError> {
+        match self {
+            Lazy::Raw(v) => interfaces::breadcrumbs(v),
+            Lazy::Typed(t) => Ok(t),
+        }
+    }
+}
+
+/// An event's top-level fields taken apart (each `None` when absent), the rest kept by
+/// name; both paths of the edge fill one, and [`assemble`] checks it, in one order, so the
+/// first error is always the same.
+struct Parts {
+    event_id: Option<Value>,
+    timestamp: Option<Value>,
+    level: Option<Value>,
+    platform: Option<Value>,
+    release: Option<Value>,
+    environment: Option<Value>,
+    server_name: Option<Value>,
+    logger: Option<Value>,
+    transaction: Option<Value>,
+    fingerprint: Option<Value>,
+    exception: Lazy<Exception>,
+    breadcrumbs: Lazy<Breadcrumb>,
+    user: Option<Value>,
+    contexts: Option<Value>,
+    tags: Option<Value>,
+    extra: Option<Value>,
+    message: Option<Value>,
+    /// Every other top-level field, `logentry` included.
+    rest: Map<String, Value>,
+}
+
+fn assemble(parts: Parts, opts: &NormalizeOptions) -> Result<NormalizedEvent, EventError> {
+    let event_id = fields::event_id(parts.event_id)?;
     let mut skewed = None;
-    let timestamp = match obj.remove("timestamp") {
+    let timestamp = match parts.timestamp {
         None | Some(Value::Null) => opts
             .default_timestamp
             .ok_or_else(|| EventError::missing("timestamp"))?,
@@ -306,31 +410,31 @@ fn normalize_checked(
             }
         }
     };
-    let level = fields::level(obj.remove("level"), opts.default_level)?;
-    let mut text = |key: &str, max| fields::opt_string(obj.remove(key), key, max);
-    let platform = text("platform", MAX_PLATFORM_CHARS)?;
-    let release = text("release", MAX_NAME_CHARS)?;
-    let environment = text("environment", MAX_NAME_CHARS)?;
-    let server_name = text("server_name", MAX_NAME_CHARS)?;
-    let logger = text("logger", MAX_NAME_CHARS)?;
-    let transaction = text("transaction", MAX_TRANSACTION_CHARS)?;
-    let fingerprint = fields::fingerprint(obj.remove("fingerprint"))?;
-    let exception = interfaces::exceptions(obj.remove("exception"))?;
-    let breadcrumbs = interfaces::breadcrumbs(obj.remove("breadcrumbs"))?;
-    let user = fields::object(obj.remove("user"), "user")?;
-    let contexts = fields::contexts(obj.remove("contexts"))?;
-    let tags = fields::tags(obj.remove("tags"))?;
-    let mut extra = fields::object(obj.remove("extra"), "extra")?.unwrap_or_default();
-    // `logentry` stays in `obj` so that it also lands in `extra` below.
+    let level = fields::level(parts.level, opts.default_level)?;
+    let text = |v, key: &str, max| fields::opt_string(v, key, max);
+    let platform = text(parts.platform, "platform", MAX_PLATFORM_CHARS)?;
+    let release = text(parts.release, "release", MAX_NAME_CHARS)?;
+    let environment = text(parts.environment, "environment", MAX_NAME_CHARS)?;
+    let server_name = text(parts.server_name, "server_name", MAX_NAME_CHARS)?;
+    let logger = text(parts.logger, "logger", MAX_NAME_CHARS)?;
+    let transaction = text(parts.transaction, "transaction", MAX_TRANSACTION_CHARS)?;
+    let fingerprint = fields::fingerprint(parts.fingerprint)?;
+    let exception = parts.exception.get()?;
+    let breadcrumbs = parts.breadcrumbs.get()?;
+    let user = fields::object(parts.user, "user")?;
+    let contexts = fields::contexts(parts.contexts)?;
+    let tags = fields::tags(parts.tags)?;
+    let mut extra = fields::object(parts.extra, "extra")?.unwrap_or_default();
+    // `logentry` stays in `rest` so that it also lands in `extra` below.
     let (message, message_object) = message::resolve(
-        obj.remove("message"),
-        obj.get("logentry"),
+        parts.message,
+        parts.rest.get("logentry"),
         exception.as_deref(),
     )?;
     if let Some(raw) = message_object {
         fields::insert_unique(&mut extra, "message".to_owned(), raw);
     }
-    for (key, value) in obj {
+    for (key, value) in parts.rest {
         fields::insert_unique(&mut extra, key, value);
     }
     if let Some(client_time) = skewed {
@@ -358,7 +462,7 @@ fn normalize_checked(
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, EventError> {
-    super::json::parse_json(strip_bom(bytes)).map_err(|e| EventError {
+    super::json::parse_json(bytes).map_err(|e| EventError {
         code: ErrorCode::InvalidJson,
         message: format!("invalid JSON: {e}"),
         field: None,

@@ -23,8 +23,8 @@ use super::ingest::{
 };
 use crate::AppState;
 use crate::auth::project_key::KeyProject;
-use crate::domain::envelope::{self as sentry_envelope, parse_lenient_json};
-use crate::domain::event::{EventError, NormalizeOptions, normalize_parsed};
+use crate::domain::envelope as sentry_envelope;
+use crate::domain::event::parse_sentry_event;
 use crate::domain::{ErrorCode, PendingEvent};
 use crate::error::ApiError;
 
@@ -126,14 +126,7 @@ fn sentry_event(payload: &[u8], state: &AppState) -> Result<PendingEvent, ApiErr
         )));
     }
     let received_at = Utc::now();
-    let value = parse_lenient_json(payload).map_err(|e| {
-        ApiError::from(EventError {
-            code: ErrorCode::InvalidJson,
-            message: format!("the event is not valid JSON: {e}"),
-            field: None,
-        })
-    })?;
-    let event = normalize_parsed(value, payload, &NormalizeOptions::sentry(received_at))?;
+    let event = parse_sentry_event(payload, received_at)?;
     Ok(PendingEvent::new(event, received_at))
 }
 

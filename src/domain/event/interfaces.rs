@@ -318,11 +318,7 @@ fn breadcrumb(v: Value, path: Path<'_>) -> Result<Breadcrumb, EventError> {
         None => None,
         Some(t) => Some(fields::timestamp(&t, Path::Key(&path, "timestamp"))?),
     };
-    let level = text(&mut m, "level", path)?.map(|l| {
-        l.parse::<Level>()
-            .map(|l| l.as_str().to_owned())
-            .unwrap_or(l)
-    });
+    let level = text(&mut m, "level", path)?.map(breadcrumb_level);
     let data = fields::object(m.remove("data"), Path::Key(&path, "data"))?;
     Ok(Breadcrumb {
         timestamp,
@@ -333,4 +329,12 @@ fn breadcrumb(v: Value, path: Path<'_>) -> Result<Breadcrumb, EventError> {
         data,
         other: m,
     })
+}
+
+/// A breadcrumb's level: its canonical name when it is one Mesher knows, else as sent.
+pub(super) fn breadcrumb_level(level: String) -> String {
+    level
+        .parse::<Level>()
+        .map(|l| l.as_str().to_owned())
+        .unwrap_or(level)
 }

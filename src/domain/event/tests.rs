@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
+mod fast;
 mod fields;
 mod fixtures;
 mod interfaces;

@@ -24,7 +24,7 @@ fn split_line(b: &[u8]) -> (&[u8], &[u8]) {
 
 /// The payloads of the `event` items of one envelope: each item is a header line,
 /// then `length` bytes or, without `length`, one line.
-fn event_items(name: &str) -> Vec<Value> {
+pub(super) fn event_items(name: &str) -> Vec<Value> {
     let path = fixtures_dir().join(name);
     let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (_envelope_header, mut rest) = split_line(&data);
@@ -57,9 +57,9 @@ fn fixture(name: &str) -> NormalizedEvent {
     normalize(items.remove(0)).unwrap_or_else(|e| panic!("{name}: {e:?}"))
 }
 
-#[test]
-fn every_fixture_event_normalizes_and_round_trips() {
-    let mut seen = 0;
+/// Every captured envelope file, by path.
+pub(super) fn event_files() -> Vec<String> {
+    let mut files = Vec::new();
     for dir in std::fs::read_dir(fixtures_dir()).unwrap() {
         let dir = dir.unwrap().path();
         if !dir.is_dir() {
@@ -68,14 +68,23 @@ fn every_fixture_event_normalizes_and_round_trips() {
         for file in std::fs::read_dir(dir).unwrap() {
             let path = file.unwrap().path();
             if path.extension().is_some_and(|e| e == "envelope") {
-                for item in event_items(path.to_str().unwrap()) {
-                    let ev = normalize(item).unwrap_or_else(|e| panic!("{path:?}: {e:?}"));
-                    let back = serde_json::to_value(&ev).unwrap();
-                    assert_eq!(normalize(back.clone()).unwrap(), ev);
-                    assert_eq!(serde_json::from_value::<NormalizedEvent>(back).unwrap(), ev);
-                    seen += 1;
-                }
+                files.push(path.to_str().unwrap().to_owned());
             }
+        }
+    }
+    files
+}
+
+#[test]
+fn every_fixture_event_normalizes_and_round_trips() {
+    let mut seen = 0;
+    for path in event_files() {
+        for item in event_items(&path) {
+            let ev = normalize(item).unwrap_or_else(|e| panic!("{path:?}: {e:?}"));
+            let back = serde_json::to_value(&ev).unwrap();
+            assert_eq!(normalize(back.clone()).unwrap(), ev);
+            assert_eq!(serde_json::from_value::<NormalizedEvent>(back).unwrap(), ev);
+            seen += 1;
         }
     }
     assert_eq!(seen, 11, "event items across the fixtures");
