@@ -320,3 +320,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped_on_both_kinds_of_route() {
+    let body = b"\xEF\xBB\xBF{\"message\":\"m\",\"level\":\"error\",\"timestamp\":1795990000}";
+    assert_eq!(parse_event_at(body, received_at()).unwrap().message, "m");
+    assert_eq!(
+        parse_sentry_event(body, received_at()).unwrap().message,
+        "m"
+    );
+}
