@@ -17,6 +17,7 @@
 use std::fmt;
 
 use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -162,18 +163,19 @@ impl<'de> Deserialize<'de> for Top {
                     match key {
                         Key::Exception if !exception_seen => {
                             exception_seen = true;
-                            let Listed(items) = map.next_value::<Listed<FastException>>()?;
-                            let typed = items.map(|v| v.into_iter().map(Exception::from).collect());
+                            let Listed(items) = map.next_value::<Listed<Obj<FastException>>>()?;
+                            let typed =
+                                items.map(|v| v.into_iter().map(|Obj(e)| e.into()).collect());
                             parts.exception = Lazy::Typed(typed);
                         }
                         Key::Breadcrumbs if !breadcrumbs_seen => {
                             breadcrumbs_seen = true;
-                            let Listed(items) = map.next_value::<Listed<FastBreadcrumb>>()?;
+                            let Listed(items) = map.next_value::<Listed<Obj<FastBreadcrumb>>>()?;
                             let typed = match items {
                                 None => None,
                                 Some(v) => Some(
                                     v.into_iter()
-                                        .map(FastBreadcrumb::typed)
+                                        .map(|Obj(b)| b.typed())
                                         .collect::<Option<Vec<_>>>()
                                         .ok_or_else(|| give_up("breadcrumb"))?,
                                 ),
@@ -234,6 +236,27 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Listed<T> {
     }
 }
 
+/// A `T` read only from a JSON object. serde's derived structs also take an array, by
+/// position (`[null, null, null, null, null]` for an exception), which the slow path
+/// refuses: here an array is for the slow path.
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(Obj)
+            }
+        }
+        deserializer.deserialize_map(ObjVisitor(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FastException {
@@ -242,7 +265,7 @@ struct FastException {
     value: Option<String>,
     module: Option<String>,
     mechanism: Option<Value>,
-    stacktrace: Option<FastStacktrace>,
+    stacktrace: Option<Obj<FastStacktrace>>,
 }
 
 impl From<FastException> for Exception {
@@ -252,8 +275,8 @@ impl From<FastException> for Exception {
             value: e.value,
             module: e.module,
             mechanism: e.mechanism,
-            stacktrace: e.stacktrace.map(|st| Stacktrace {
-                frames: st.frames.into_iter().map(Frame::from).collect(),
+            stacktrace: e.stacktrace.map(|Obj(st)| Stacktrace {
+                frames: st.frames.into_iter().map(|Obj(f)| Frame::from(f)).collect(),
                 other: Map::new(),
             }),
             other: Map::new(),
@@ -265,7 +288,7 @@ impl From<FastException> for Exception {
 #[serde(deny_unknown_fields)]
 struct FastStacktrace {
     #[serde(default)]
-    frames: Vec<FastFrame>,
+    frames: Vec<Obj<FastFrame>>,
 }
 
 #[derive(Deserialize)]

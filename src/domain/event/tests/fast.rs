@@ -119,6 +119,22 @@ fn it_gives_up_where_the_slow_path_decides() {
             r#"{"platform":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#,
         ),
         ("not an object", r#"[1]"#),
+        (
+            "an exception as an array",
+            r#"{"exception":[[null,null,null,null,null]]}"#,
+        ),
+        (
+            "a stack trace as an array",
+            r#"{"exception":[{"type":"E","stacktrace":[]}]}"#,
+        ),
+        (
+            "a frame as an array",
+            r#"{"exception":[{"stacktrace":{"frames":[["a.py",null,null,null,1,null,null,null,null,null,null]]}}]}"#,
+        ),
+        (
+            "a breadcrumb as an array",
+            r#"{"breadcrumbs":[[null,null,null,"m",null,null]]}"#,
+        ),
         ("NaN", r#"{"extra":{"x":NaN}}"#),
     ];
     for (why, body) in cases {
