@@ -88,6 +88,10 @@ impl Default for Metrics {
                 "Small batches of several projects written together (writer.group_below): what=commits (group transactions), batches (project batches stored by them), handed_back (left to their own writer: the group failed or was full)."
             );
             metrics::describe_counter!(
+                "mesher_writer_wakes_total",
+                "Wake-ups sent to storage writers for a full batch (none while a flush is in flight: it looks again when done)."
+            );
+            metrics::describe_counter!(
                 "mesher_key_lookups_total",
                 "Database lookups of project keys: kind=one (a key not in the cache), refresh (one query for every key in use, each half auth.key_cache_ttl_ms)."
             );
@@ -223,6 +227,7 @@ impl Metrics {
                         .absolute(load(n));
                 }
             }
+            metrics::counter!("mesher_writer_wakes_total").absolute(registry.wakes());
             metrics::gauge!("mesher_buffered_bytes").set(registry.buffered_bytes() as f64);
             for (project_id, s) in registry.snapshots() {
                 let p = project_id.to_string();

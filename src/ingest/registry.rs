@@ -11,7 +11,7 @@
 //! [`forget`]: WriterRegistry::forget
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::domain::ProjectId;
@@ -57,6 +57,8 @@ struct Inner {
     facts: FactsBus,
     /// Every buffer's bytes together, and `writer.max_buffered_bytes`.
     memory: Arc<MemoryCap>,
+    /// `Wake` messages sent to writers (each one a wake-up of the writer's thread).
+    wakes: AtomicU64,
 }
 
 /// Why accepted events could not be taken in.
@@ -106,6 +108,7 @@ impl WriterRegistry {
                 settings,
                 spool,
                 facts,
+                wakes: AtomicU64::new(0),
             }),
         };
         if let Some(spool) = &registry.inner.spool {
@@ -149,6 +152,11 @@ impl WriterRegistry {
             inner.copy = copy;
         }
         self
+    }
+
+    /// `Wake` messages sent to writers since the start (`mesher_writer_wakes_total`).
+    pub fn wakes(&self) -> u64 {
+        self.inner.wakes.load(Ordering::Relaxed)
     }
 
     /// How the group writer's transactions went (none without one).
@@ -288,7 +296,12 @@ impl WriterRegistry {
         if self.inner.memory.is_over() {
             self.enforce_memory_cap();
         }
+        // No wake-up while a flush is in flight: it looks at the buffer again when it is done
+        // (`FlushDone`, sent after `flushing` is cleared, so it sees this push). Under a
+        // backlog the buffer is over a batch all the time, and waking the writer on every
+        // push cost a message and a cross-thread wake-up per request.
         if len >= self.inner.settings.batch_size
+            && !handle.shared.flushing.load(Ordering::Acquire)
             && !handle.shared.wake_pending.swap(true, Ordering::AcqRel)
         {
             self.wake(project_id, &handle);
@@ -352,7 +365,9 @@ impl WriterRegistry {
             return;
         };
         match addr.try_send(Wake) {
-            Ok(()) => {}
+            Ok(()) => {
+                self.inner.wakes.fetch_add(1, Ordering::Relaxed);
+            }
             Err(SendError::Full(_)) => {
                 // The writer has plenty to do already; its timer and FlushDone keep it going.
                 handle.shared.wake_pending.store(false, Ordering::Release);

@@ -80,3 +80,31 @@ async fn answers_never_wait_when_it_is_off() {
     let s = app.assert_accounted(p.id).await;
     assert_eq!((s.accepted, s.stored), (40, 40), "{s:?}");
 }
+
+#[actix_web::test]
+async fn a_flush_in_flight_is_not_woken_again_by_every_request() {
+    let app = app_with_answer_later(0).await;
+    let p = app.project("busy").await;
+    let lock = lock_todays_partition(&app.db).await;
+    // A full batch wakes the writer once; its flush goes into flight and blocks there.
+    post(&app, &p, 10).await;
+    wait_for_blocked_flush(&app.db).await;
+    let before = app.registry.wakes();
+    assert!(before >= 1, "the first full batch woke the writer");
+
+    // A backlog builds up behind it, over a batch from the 10th request on: the flush in
+    // flight looks again when it is done, so none of these wakes the writer.
+    for _ in 0..20 {
+        post(&app, &p, 1).await;
+    }
+    assert_eq!(
+        app.registry.wakes() - before,
+        0,
+        "wake-ups sent during the flush"
+    );
+
+    // And it does look again: the backlog is stored after it.
+    release(lock).await;
+    let s = app.assert_accounted(p.id).await;
+    assert_eq!((s.accepted, s.stored), (30, 30), "{s:?}");
+}
