@@ -130,7 +130,7 @@ impl KeyCache {
         let hash = keys::hash_secret(key);
         let found = self
             .cache
-            .try_get_with(hash.clone(), self.clone().lookup(hash.clone()))
+            .try_get_with_by_ref(&hash, self.lookup(&hash))
             .await?
             .ok_or(KeyError::Unknown)?;
         self.in_use
@@ -226,17 +226,17 @@ impl KeyCache {
 
     /// Asks the database; when it cannot be asked, answers with the last known project of
     /// the key, if there is one.
-    async fn lookup(self, hash: String) -> Result<Option<KeyProject>, DbError> {
-        match self.query(&hash).await {
+    async fn lookup(&self, hash: &str) -> Result<Option<KeyProject>, DbError> {
+        match self.query(hash).await {
             Ok(Some(found)) => {
-                self.last_known.insert(hash, found);
+                self.last_known.insert(hash.to_owned(), found);
                 Ok(Some(found))
             }
             Ok(None) => {
-                self.last_known.invalidate(&hash);
+                self.last_known.invalidate(hash);
                 Ok(None)
             }
-            Err(e) if e.failure() == Failure::Transient => match self.last_known.get(&hash) {
+            Err(e) if e.failure() == Failure::Transient => match self.last_known.get(hash) {
                 Some(known) => {
                     crate::log_limited!(warn, error = %e,
                         "database unavailable; known project keys are accepted from the cache");
