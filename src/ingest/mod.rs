@@ -195,8 +195,9 @@ pub struct ProjectShared {
     memory: Arc<MemoryCap>,
 }
 
-/// What a push did: the buffer length after it, or the events handed back because the
-/// entry's writer stopped idle (see [`ProjectShared::stop_if_idle`]).
+/// What a push did: the events waiting for the writer after it (buffered and spilled, as
+/// [`ProjectShared::waiting`]), or the events handed back because the entry's writer stopped
+/// idle (see [`ProjectShared::stop_if_idle`]).
 pub type Pushed = Result<usize, Vec<PendingEvent>>;
 
 /// The project was deleted; its events are not accepted.
@@ -297,10 +298,10 @@ impl ProjectShared {
         self.bytes.fetch_add(added, Ordering::Relaxed);
         self.memory.add(added);
         self.forget_bytes(evicted_bytes);
-        let len = held.events.len();
+        let waiting = held.events.len() + held.spilled.len();
         drop(held);
         self.release(&dropped);
-        Ok(Ok(len))
+        Ok(Ok(waiting))
     }
 
     /// Marks this entry stopped if nothing is buffered or in flight and the project is not

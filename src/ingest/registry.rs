@@ -240,7 +240,7 @@ impl WriterRegistry {
         project_id: ProjectId,
         events: Vec<PendingEvent>,
     ) -> Result<(), AcceptError> {
-        let shared = match &self.inner.spool {
+        let (shared, waiting) = match &self.inner.spool {
             None => self.push(project_id, events)?,
             Some(spool) => {
                 if self.handle(project_id).shared.is_deleted() {
@@ -252,7 +252,7 @@ impl WriterRegistry {
                     .inspect_err(|_| spool.release(ids))?
             }
         };
-        self.answer_later(&shared).await;
+        self.answer_later(&shared, waiting).await;
         Ok(())
     }
 
@@ -262,10 +262,11 @@ impl WriterRegistry {
     /// then sends about as fast as the database stores, instead of having the node parse
     /// events only to drop them as the oldest of a full buffer (docs/architecture.md,
     /// "Answering later under a backlog").
-    async fn answer_later(&self, shared: &ProjectShared) {
+    /// `waiting` is what the push left waiting (no second look at the buffer per request).
+    async fn answer_later(&self, shared: &ProjectShared, waiting: usize) {
         let settings = &self.inner.settings;
         let backlog = settings.buffer_capacity / 2;
-        if settings.answer_later_ms == 0 || shared.waiting() <= backlog {
+        if settings.answer_later_ms == 0 || waiting <= backlog {
             return;
         }
         let mut taken = std::pin::pin!(shared.taken.notified());
@@ -278,17 +279,18 @@ impl WriterRegistry {
     }
 
     /// Puts accepted events in the project's buffer and wakes its writer when a batch is full;
-    /// refuses them when the project was deleted. Answers the project's shared state.
+    /// refuses them when the project was deleted. Answers the project's shared state and how
+    /// many of its events wait for the writer.
     pub fn push(
         &self,
         project_id: ProjectId,
         events: Vec<PendingEvent>,
-    ) -> Result<Arc<ProjectShared>, ProjectDeleted> {
+    ) -> Result<(Arc<ProjectShared>, usize), ProjectDeleted> {
         let mut events = events;
-        let (handle, len) = loop {
+        let (handle, waiting) = loop {
             let handle = self.handle(project_id);
             match handle.shared.push(events)? {
-                Ok(len) => break (handle, len),
+                Ok(waiting) => break (handle, waiting),
                 // Its writer stopped idle just now and the entry is gone: start a fresh one.
                 Err(back) => events = back,
             }
@@ -300,13 +302,13 @@ impl WriterRegistry {
         // (`FlushDone`, sent after `flushing` is cleared, so it sees this push). Under a
         // backlog the buffer is over a batch all the time, and waking the writer on every
         // push cost a message and a cross-thread wake-up per request.
-        if len >= self.inner.settings.batch_size
+        if waiting >= self.inner.settings.batch_size
             && !handle.shared.flushing.load(Ordering::Acquire)
             && !handle.shared.wake_pending.swap(true, Ordering::AcqRel)
         {
             self.wake(project_id, &handle);
         }
-        Ok(handle.shared)
+        Ok((handle.shared, waiting))
     }
 
     /// The slow path of a push that took the node over `writer.max_buffered_bytes`: the
