@@ -349,6 +349,12 @@ enum Lazy<T> {
     Typed(Option<Vec<T>>),
 }
 
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy::Raw(None)
+    }
+}
+
 impl Lazy<Exception> {
     fn get(self) -> Result<Option<Vec<Exception>>, EventError> {
         match self {
@@ -370,6 +376,7 @@ impl Lazy<Breadcrumb> {
 /// An event's top-level fields taken apart (each `None` when absent), the rest kept by
 /// name; both paths of the edge fill one, and [`assemble`] checks it, in one order, so the
 /// first error is always the same.
+#[derive(Default)]
 struct Parts {
     event_id: Option<Value>,
     timestamp: Option<Value>,

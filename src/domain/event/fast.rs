@@ -130,26 +130,7 @@ impl<'de> Deserialize<'de> for Top {
                 f.write_str("an event object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-                let mut parts = Parts {
-                    event_id: None,
-                    timestamp: None,
-                    level: None,
-                    platform: None,
-                    release: None,
-                    environment: None,
-                    server_name: None,
-                    logger: None,
-                    transaction: None,
-                    fingerprint: None,
-                    exception: Lazy::Raw(None),
-                    breadcrumbs: Lazy::Raw(None),
-                    user: None,
-                    contexts: None,
-                    tags: None,
-                    extra: None,
-                    message: None,
-                    rest: Map::new(),
-                };
+                let mut parts = Parts::default();
                 // Each key once: with a duplicate, the slow path's last-one-wins decides.
                 let (mut exception_seen, mut breadcrumbs_seen) = (false, false);
                 while let Some(key) = map.next_key::<Key>()? {
