@@ -641,6 +641,14 @@ mod tests {
                 Box::new(|s| s.writer.max_batch_size = 5001),
             ),
             (
+                "writer.answer_later_ms",
+                Box::new(|s| s.writer.answer_later_ms = 5001),
+            ),
+            (
+                "writer.group_below",
+                Box::new(|s| s.writer.group_below = 5001),
+            ),
+            (
                 "stream.heartbeat_secs",
                 Box::new(|s| s.stream.heartbeat_secs = 0),
             ),
